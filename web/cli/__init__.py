@@ -1,0 +1,29 @@
+"""The `farmtrace` command: thin glue between settings, the database and the domain."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+import click
+
+from farmtrace.web.cli import db, demo, serve
+
+try:
+    __version__ = version("farmtrace")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="farmtrace")
+def main() -> None:
+    """farmtrace: one code per item, backed by a signed, append-only record.
+
+    Settings come from FARMTRACE_* environment variables (see docs/configuration.md);
+    with none set, data lives in ./var/ in a SQLite file.
+    """
+
+
+main.add_command(db.db)
+main.add_command(serve.serve)
+main.add_command(demo.demo)

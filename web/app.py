@@ -1,0 +1,46 @@
+"""The application factory: the only place that calls Flask(...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Engine
+
+from farmtrace.ledger.db import create_db_engine
+from farmtrace.web import api, console, health, public
+from farmtrace.web.db import init_db
+from farmtrace.web.i18n import init_i18n
+from farmtrace.web.problems import register_error_handlers
+from farmtrace.web.security import register_security_headers
+from farmtrace.web.settings import Settings
+
+MAX_REQUEST_BYTES = 12 * 1024 * 1024  # a lab report PDF plus headroom
+
+
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    test_config: dict[str, Any] | None = None,
+) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        JSON_AS_ASCII=False,
+        FARMTRACE=settings,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    init_db(app, engine or create_db_engine(settings.database_url))
+    init_i18n(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(console.bp)
+    return app

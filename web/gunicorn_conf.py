@@ -1,0 +1,23 @@
+"""Gunicorn settings for production; every value can be overridden with GUNICORN_* variables."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Sync workers: requests are short and database-bound; 2 × cores + 1 is gunicorn's own advice.
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+max_requests = 10_000
+max_requests_jitter = 1_000
+# Limit request line and header sizes; bodies are limited by the app (MAX_CONTENT_LENGTH).
+limit_request_line = 8190
+limit_request_fields = 100
+accesslog = "-"
+errorlog = "-"
+# Loading the app before forking shares its code pages; each worker opens its own connections.
+preload_app = False

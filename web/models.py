@@ -1,0 +1,8 @@
+"""Imports every module that defines tables, so that `farmtrace.ledger.db.metadata` is complete.
+
+Alembic's env.py and the schema-drift test import this; add each new model module here.
+"""
+
+from farmtrace.ledger.db import metadata
+
+__all__ = ["metadata"]

@@ -1,0 +1,7 @@
+"""Pages for consumers: what a scan shows. No login, everything escaped, cacheable where it can be."""
+
+from flask import Blueprint
+
+bp = Blueprint("public", __name__)
+
+from farmtrace.web.public import views  # noqa: E402,F401  (registers routes on bp)

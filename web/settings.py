@@ -1,0 +1,114 @@
+"""Settings, read once from the environment, with the defaults documented in docs/configuration.md."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_HOME = "var"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message is one sentence a person can act on."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    public_base_url: str
+    keys_dir: Path
+    log_origin: str
+    sequencer_interval_s: float
+    max_codes_per_request: int
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("FARMTRACE_HOME", DEFAULT_HOME)).expanduser().absolute()
+        database_url = env.get("FARMTRACE_DATABASE_URL") or f"sqlite:///{home / 'farmtrace.sqlite3'}"
+        base_url = env.get("FARMTRACE_PUBLIC_BASE_URL", DEFAULT_BASE_URL).rstrip("/")
+        keys_dir = Path(env.get("FARMTRACE_KEYS_DIR", str(home / "keys"))).expanduser().absolute()
+        origin = env.get("FARMTRACE_LOG_ORIGIN") or _origin_from(base_url)
+        settings = cls(
+            home=home,
+            database_url=database_url,
+            public_base_url=base_url,
+            keys_dir=keys_dir,
+            log_origin=origin,
+            sequencer_interval_s=_positive_float(env, "FARMTRACE_SEQUENCER_INTERVAL", "0.5"),
+            max_codes_per_request=_positive_int(env, "FARMTRACE_MAX_CODES_PER_REQUEST", "1000000"),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        try:
+            url = make_url(self.database_url)
+        except ArgumentError:
+            raise ConfigError(
+                f"FARMTRACE_DATABASE_URL {self.database_url!r} is not a database URL; "
+                "expected e.g. sqlite:////path/farmtrace.sqlite3 or postgresql://user@host/db."
+            ) from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ConfigError(
+                f"FARMTRACE_DATABASE_URL names the {url.get_backend_name()!r} backend; "
+                "farmtrace runs on sqlite or postgresql."
+            )
+        if not self.public_base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"FARMTRACE_PUBLIC_BASE_URL {self.public_base_url!r} must start with "
+                "http:// or https://."
+            )
+
+    def ensure_dirs(self) -> None:
+        """Create the data and key folders, or say in one sentence why they cannot be."""
+        for path, mode in ((self.home, 0o755), (self.keys_dir, 0o700)):
+            try:
+                path.mkdir(parents=True, exist_ok=True, mode=mode)
+                probe = path / ".write-test"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                raise ConfigError(
+                    f"the folder {str(path)!r} cannot be written ({exc.strerror}); "
+                    "set FARMTRACE_HOME to a writable folder."
+                ) from None
+
+
+def _origin_from(base_url: str) -> str:
+    # C2SP tlog-checkpoint origins are schema-less, e.g. "trace.example.org/log".
+    host = base_url.split("://", 1)[1]
+    return f"{host}/farmtrace-log"
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: str) -> float:
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, found {raw!r}.") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be greater than 0, found {raw!r}.")
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: str) -> int:
+    raw = env.get(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, found {raw!r}.") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than 0, found {raw!r}.")
+    return value
