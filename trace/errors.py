@@ -57,3 +57,11 @@ class SerialForged(SerialError):
 
     The message is the same whatever part failed, so it tells a forger nothing.
     """
+
+
+class EpcisInputError(InvalidInput):
+    """An EPCIS event cannot be built or hashed as given: `field` names the EPCIS field."""
+
+
+class EventHashMismatch(TraceError):
+    """An EPCIS event's eventID is not the EPCIS Event Hash ID of its own content."""
