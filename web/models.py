@@ -3,6 +3,7 @@
 Alembic's env.py and the schema-drift test import this; add each new model module here.
 """
 
+import farmtrace.ledger.models  # noqa: F401
 from farmtrace.ledger.db import metadata
 
 __all__ = ["metadata"]

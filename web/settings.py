@@ -67,8 +67,7 @@ class Settings:
             )
         if not self.public_base_url.startswith(("http://", "https://")):
             raise ConfigError(
-                f"FARMTRACE_PUBLIC_BASE_URL {self.public_base_url!r} must start with "
-                "http:// or https://."
+                f"FARMTRACE_PUBLIC_BASE_URL {self.public_base_url!r} must start with http:// or https://."
             )
 
     def ensure_dirs(self) -> None:
@@ -88,7 +87,7 @@ class Settings:
 
 def _origin_from(base_url: str) -> str:
     # C2SP tlog-checkpoint origins are schema-less, e.g. "trace.example.org/log".
-    host = base_url.split("://", 1)[1]
+    host = base_url.split("://", 1)[-1]
     return f"{host}/farmtrace-log"
 
 
