@@ -152,9 +152,7 @@ def _geometry(w: float, h: float, pad: float, qr: float, scale: float) -> LabelG
         height = size * line * lines
         boxes[field] = TextBox(Box(x, y, tw, height), size, min(size, 2.0), max_lines=lines)
         y += height
-    return LabelGeometry(
-        width_mm=w, height_mm=h, qr=Box(pad, pad, qr, qr), cta=cta, serial=serial, **boxes
-    )
+    return LabelGeometry(width_mm=w, height_mm=h, qr=Box(pad, pad, qr, qr), cta=cta, serial=serial, **boxes)
 
 
 def _roll(name: str, w: float, h: float, pad: float, qr: float, scale: float) -> Layout:
@@ -203,9 +201,7 @@ def get_layout(name: str) -> Layout:
     try:
         return LAYOUTS[name]
     except KeyError:
-        raise LayoutError(
-            f"layout {name!r}: expected one of {', '.join(sorted(LAYOUTS))}"
-        ) from None
+        raise LayoutError(f"layout {name!r}: expected one of {', '.join(sorted(LAYOUTS))}") from None
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,7 @@ PT_PER_MM = 72 / 25.4
 # Annex C lists 8,191 array elements as a conforming reader's implementation limit.
 _PAGES_PER_NODE = 512
 
-_CATALOG, _PAGES, _RESOURCES, _FONT, _CIDFONT, _DESCRIPTOR, _FONTFILE, _TOUNICODE, _INFO = range(
-    1, 10
-)
+_CATALOG, _PAGES, _RESOURCES, _FONT, _CIDFONT, _DESCRIPTOR, _FONTFILE, _TOUNICODE, _INFO = range(1, 10)
 
 
 def pdf_num(value: float) -> str:
@@ -74,10 +72,15 @@ class StreamingPDF:
         if compress:
             data = zlib.compress(data, 6)
             dictionary += " /Filter /FlateDecode"
-        return b"<< /Length %d %s >>\nstream\n" % (
-            len(data),
-            dictionary.encode(),
-        ) + data + b"\nendstream"
+        return (
+            b"<< /Length %d %s >>\nstream\n"
+            % (
+                len(data),
+                dictionary.encode(),
+            )
+            + data
+            + b"\nendstream"
+        )
 
     # -- text ------------------------------------------------------------------------------
     def show_text(self, text: str) -> str:
@@ -131,14 +134,10 @@ class StreamingPDF:
                 f"<< /Type /Pages /Parent {_PAGES} 0 R /Kids [{refs}] /Count {len(kids)} >>".encode(),
             )
         refs = " ".join(f"{node} 0 R" for node, _ in self._finished_nodes)
-        out += self._object(
-            _PAGES, f"<< /Type /Pages /Kids [{refs}] /Count {self.pages} >>".encode()
-        )
+        out += self._object(_PAGES, f"<< /Type /Pages /Kids [{refs}] /Count {self.pages} >>".encode())
         out += self._font_objects()
         title = self._title.encode("utf-16-be").hex().upper()
-        out += self._object(
-            _INFO, f"<< /Producer (farmtrace.printer) /Title <FEFF{title}> >>".encode()
-        )
+        out += self._object(_INFO, f"<< /Producer (farmtrace.printer) /Title <FEFF{title}> >>".encode())
         xref_at = self._position
         count = len(self._offsets) + 1
         xref = [b"xref\n0 %d\n0000000000 65535 f \n" % count]
@@ -157,9 +156,7 @@ class StreamingPDF:
         font = self._font
         gids = sorted(self._used_gids)
         data = _subset_keep_gids(font, gids)
-        tag = "".join(
-            chr(ord("A") + b % 26) for b in hashlib.sha256(repr(gids).encode()).digest()[:6]
-        )
+        tag = "".join(chr(ord("A") + b % 26) for b in hashlib.sha256(repr(gids).encode()).digest()[:6])
         base = f"/{tag}+FTLabelSansGB2312-Regular"
         scale = 1000 / font.units_per_em
         widths = " ".join(f"{g} [{round(font.advances[g] * scale)}]" for g in gids)

@@ -73,6 +73,4 @@ def encode_qr(data: str, error: str = "M") -> QRSymbol:
             f"{error} in {mode} mode ({exc})"
         ) from exc
     rows = tuple(bytes(row) for row in qr.matrix)
-    return QRSymbol(
-        data=data, version=int(qr.version), error=error, mode=mode, size=len(rows), rows=rows
-    )
+    return QRSymbol(data=data, version=int(qr.version), error=error, mode=mode, size=len(rows), rows=rows)

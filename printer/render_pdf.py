@@ -21,7 +21,7 @@ from farmtrace.printer.errors import RenderError
 from farmtrace.printer.label import LabelData
 from farmtrace.printer.labelfont import LabelFont, default_font
 from farmtrace.printer.layouts import Layout
-from farmtrace.printer.pdfwriter import PT_PER_MM, StreamingPDF, pdf_num, iter_document
+from farmtrace.printer.pdfwriter import PT_PER_MM, StreamingPDF, iter_document, pdf_num
 
 
 def _label_ops(writer: StreamingPDF, comp: Composition, x_mm: float, y_mm: float) -> list[str]:
@@ -57,9 +57,7 @@ def _pages(
         for slot, label in enumerate(batch):
             comp = compose(label, layout, None, error, font)
             ox, oy = layout.label_origin(slot)
-            ops.extend(
-                _label_ops(writer, comp, ox, layout.page_height_mm - oy - geometry.height_mm)
-            )
+            ops.extend(_label_ops(writer, comp, ox, layout.page_height_mm - oy - geometry.height_mm))
         yield "\n".join(ops)
 
 
@@ -88,9 +86,7 @@ def write_pdf(
     return written
 
 
-def render_pdf(
-    labels: Iterable[LabelData], layout: Layout, error: str = "M", title: str = ""
-) -> bytes:
+def render_pdf(labels: Iterable[LabelData], layout: Layout, error: str = "M", title: str = "") -> bytes:
     """The whole PDF as bytes (for small runs and tests; use iter_pdf/write_pdf for large)."""
     out = io.BytesIO()
     write_pdf(labels, layout, out, error, title)

@@ -16,4 +16,3 @@ def render_png(label: LabelData, layout: Layout, dpi: int = 300, error: str = "M
     out = io.BytesIO()
     image.save(out, format="PNG", dpi=(dpi, dpi), optimize=False)
     return out.getvalue()
-

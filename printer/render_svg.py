@@ -58,9 +58,7 @@ def svg_from_composition(comp: Composition, font: LabelFont) -> str:
                     f' scale({_num(scale)} {_num(-scale)})"/>'
                 )
             x += font.advances[gid] * scale
-        runs.append(
-            f'<g data-field="{run.field}" aria-label={quoteattr(run.text)}>{"".join(uses)}</g>'
-        )
+        runs.append(f'<g data-field="{run.field}" aria-label={quoteattr(run.text)}>{"".join(uses)}</g>')
     defs = "".join(f'<path id="g{gid}" d="{_glyph_path(gid)}"/>' for gid in used)
     w, h = _num(comp.width_mm), _num(comp.height_mm)
     return (
