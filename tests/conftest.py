@@ -1,28 +1,36 @@
 """Database fixtures on the real engines.
 
 Which engine the suite runs on is chosen by the environment:
-- FARMTRACE_TEST_POSTGRES_URL unset: SQLite files under pytest's tmp dir; tests marked
-  `postgres` skip with a visible reason.
+- FARMTRACE_TEST_POSTGRES_URL unset: SQLite files under pytest's tmp dir.
 - FARMTRACE_TEST_POSTGRES_URL=postgresql://user@host:port/db: every database test runs on
   that server, each test database created fresh from a migrated template. Under CI=true an
   unreachable server stops the run: CI must never skip PostgreSQL silently.
+
+There are deliberately no PostgreSQL-only tests: every database test runs on whichever
+engine is under test, and .ci/run runs the whole suite once per engine.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _paths import REPO_ROOT
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from farmtrace.ledger.db import create_db_engine, normalise_database_url
 from farmtrace.web import migrate
+
+# bench/ is not installed; append (never prepend) the checkout so the stdlib's `trace`
+# keeps precedence over our trace/ folder.
+sys.path.append(str(REPO_ROOT))
 
 POSTGRES_URL = os.environ.get("FARMTRACE_TEST_POSTGRES_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -32,15 +40,6 @@ def pytest_report_header(config: pytest.Config) -> str:
     if POSTGRES_URL:
         return f"farmtrace database under test: PostgreSQL {make_url(POSTGRES_URL).render_as_string()}"
     return "farmtrace database under test: SQLite (set FARMTRACE_TEST_POSTGRES_URL for PostgreSQL)"
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if POSTGRES_URL:
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL: set FARMTRACE_TEST_POSTGRES_URL")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
 
 
 class DatabaseFactory:
@@ -82,8 +81,10 @@ class DatabaseFactory:
         return name
 
     def _url_for(self, name: str) -> str:
-        return make_url(normalise_database_url(POSTGRES_URL)).set(database=name).render_as_string(
-            hide_password=False
+        return (
+            make_url(normalise_database_url(POSTGRES_URL))
+            .set(database=name)
+            .render_as_string(hide_password=False)
         )
 
     def _admin(self, sql: str) -> None:

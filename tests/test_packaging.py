@@ -8,8 +8,13 @@ import sys
 
 from _paths import REPO_ROOT
 
-FOLDERS = {"trace": "farmtrace.trace", "ledger": "farmtrace.ledger", "web": "farmtrace.web",
-           "printer": "farmtrace.printer", "migrations": "farmtrace.migrations"}
+FOLDERS = {
+    "trace": "farmtrace.trace",
+    "ledger": "farmtrace.ledger",
+    "web": "farmtrace.web",
+    "printer": "farmtrace.printer",
+    "migrations": "farmtrace.migrations",
+}
 
 
 def listed_packages() -> set[str]:

@@ -17,9 +17,7 @@ def problem(status: int, title: str, detail: str | None = None, **extensions: An
     if detail:
         body["detail"] = detail
     body.update(extensions)
-    response = Response(
-        json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON
-    )
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -60,7 +60,10 @@ def test_serve_runs_gunicorn_on_a_real_socket(database_url, tmp_path) -> None:
     port = free_port()
     process = subprocess.Popen(
         [FARMTRACE, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         body = _get_when_up(f"http://127.0.0.1:{port}/healthz", process)

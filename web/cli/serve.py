@@ -34,4 +34,4 @@ def run_gunicorn(bind: str, workers: int | None) -> None:
         args += ["--workers", str(workers)]
     args.append(APP_SPEC)
     sys.stdout.flush()
-    os.execv(sys.executable, args)
+    os.execv(sys.executable, args)  # noqa: S606 (the argument list is ours, no shell)

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench [GROUP ...] [--write]` from the repository root."""
