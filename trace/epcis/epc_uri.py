@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 CANONICAL_DL_ROOT = "https://id.gs1.org/"
 
+
 # GS1 General Specifications §7.9.1: the standard mod-10 check digit.
 def gs1_check_digit(digits: str) -> str:
     """Check digit for a GS1 numeric key given without it (GTIN, GLN, SSCC, GRAI, GDTI, ...)."""
@@ -88,8 +89,10 @@ _EPC_SCHEMES: tuple[tuple[str, str, _Builder], ...] = (
         rf"{_GCP}\.(?P<ref>\d{{0,6}})\.(?P<s>{_chars(_URN_CHAR, 1, 20)})",
         _sized(
             12,
-            lambda m: f"414/{_with_check(m['gcp'] + m['ref'])}"
-            + ("" if m["s"] == "0" else f"/254/{_dl_encode(m['s'])}"),
+            lambda m: (
+                f"414/{_with_check(m['gcp'] + m['ref'])}"
+                + ("" if m["s"] == "0" else f"/254/{_dl_encode(m['s'])}")
+            ),
         ),
     ),
     (
@@ -246,8 +249,7 @@ _SHORT_NAMES = {
     "ser": "21",
 }
 _PRIMARY_KEYS = frozenset(
-    ("00", "01", "253", "255", "401", "402", "414", "417")
-    + ("8003", "8004", "8006", "8010", "8017", "8018")
+    ("00", "01", "253", "255", "401", "402", "414", "417", "8003", "8004", "8006", "8010", "8017", "8018")
 )
 
 # The constrained canonical shapes (rule 18 III): the most fine-grained identification

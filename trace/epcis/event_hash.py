@@ -198,8 +198,7 @@ def verify_event_hash_id(event: Mapping[str, Any], context: object = EPCIS_CONTE
     found = event.get("eventID")
     if found != want:
         raise EventHashMismatch(
-            f"eventID of {event.get('type')} at {event.get('eventTime')}: "
-            f"expected {want}, found {found!r}"
+            f"eventID of {event.get('type')} at {event.get('eventTime')}: expected {want}, found {found!r}"
         )
 
 
@@ -215,8 +214,7 @@ def _expand_bare_terms(event: Mapping[str, Any]) -> dict[str, Any]:
     persistent = out.get("persistentDisposition")
     if isinstance(persistent, Mapping):
         out["persistentDisposition"] = {
-            k: _term(v, cbv.DISPOSITION_URIS) if k in ("set", "unset") else v
-            for k, v in persistent.items()
+            k: _term(v, cbv.DISPOSITION_URIS) if k in ("set", "unset") else v for k, v in persistent.items()
         }
     for key, table in (
         ("bizTransactionList", cbv.BIZ_TRANSACTION_TYPE_URIS),
@@ -257,7 +255,9 @@ def _with_terms(item: Any, tables: Mapping[str, Mapping[str, str]]) -> Any:
 def _nodes(name: str, value: Any, namespaces: Mapping[str, str]) -> list[_Node]:
     if isinstance(value, list):
         if any(isinstance(item, list) for item in value):
-            raise EpcisInputError(name, f"{name}: expected a value or an object in each list item, found a list")
+            raise EpcisInputError(
+                name, f"{name}: expected a value or an object in each list item, found a list"
+            )
         return [n for item in value for n in _nodes(name, item, namespaces)]
     if isinstance(value, Mapping):
         return [_dict_node(name, value, namespaces)]
@@ -372,7 +372,9 @@ def _ordered_element(node: _Node, sub_order: tuple[tuple[str, Any], ...] | None)
     inner = _ordered(node.children, sub_order, top_level=False) if sub_order else ""
     text = node.text.strip()
     if text:
-        value = normalise_timestamp(node.name, text) if node.name in _TIMESTAMP_FIELDS else _canonical_value(text)
+        value = (
+            normalise_timestamp(node.name, text) if node.name in _TIMESTAMP_FIELDS else _canonical_value(text)
+        )
         text = "=" + value
     return node.name + text + inner if text or inner else ""
 
