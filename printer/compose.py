@@ -6,6 +6,7 @@ PDF, SVG, PNG and the bitmap modes draw exactly the same thing. Renderers only d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from farmtrace.printer.errors import TextFitError
@@ -53,18 +54,28 @@ def label_texts(label: LabelData) -> dict[str, str]:
 
 
 def wrap(font: LabelFont, text: str, size_mm: float, width_mm: float) -> list[str]:
-    """Break `text` into lines no wider than `width_mm`, between any two characters.
+    """Break `text` into lines no wider than `width_mm`.
 
-    Chinese breaks anywhere; product and producer names rarely carry long Latin words, and a
-    broken word is better on a label than a refused print.
+    Chinese breaks between any two characters; where the overflowing line has a space the
+    break goes there instead, so "包装日期 2025-10-12" never splits its date.
     """
+    return break_lines(text, lambda line: font.advance_em(line) * size_mm <= width_mm + 1e-9)
+
+
+def break_lines(text: str, fits: Callable[[str], bool]) -> list[str]:
+    """Greedy line breaking shared by every renderer (`fits` measures one line)."""
     lines: list[str] = []
     current = ""
     for ch in text:
         candidate = current + ch
-        if current and font.advance_em(candidate) * size_mm > width_mm + 1e-9:
-            lines.append(current.rstrip())
-            current = ch.lstrip()
+        if current and not fits(candidate):
+            space = current.rfind(" ")
+            if space > 0:
+                lines.append(current[:space])
+                current = (current[space + 1 :] + ch).lstrip()
+            else:
+                lines.append(current.rstrip())
+                current = ch.lstrip()
         else:
             current = candidate
     if current:
