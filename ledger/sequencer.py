@@ -8,14 +8,18 @@ anyway, so a lost lock can never fork the log; it can only make one attempt fail
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, delete, func, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from farmtrace.ledger.checkpoint import Checkpoint, sign_checkpoint
+from farmtrace.ledger.db import write_engine
+from farmtrace.ledger.errors import LedgerError, TreeError
 from farmtrace.ledger.models import Checkpoint as CheckpointRow
 from farmtrace.ledger.models import EntryRow, MerkleHash, MerkleLeaf, Unsequenced
 from farmtrace.ledger.note import SignerKey
@@ -38,11 +42,9 @@ class DbHashReader:
         rows = self.session.execute(
             select(MerkleHash.idx, MerkleHash.hash).where(MerkleHash.idx.in_(indexes))
         )
-        found = dict(rows.tuples())
+        found: dict[int, bytes] = {idx: bytes(h) for idx, h in rows}
         missing = [i for i in indexes if i not in found]
         if missing:
-            from farmtrace.ledger.errors import TreeError
-
             raise TreeError(f"merkle_hash: stored hashes {missing[:5]} are missing")
         return [found[i] for i in indexes]
 
@@ -106,3 +108,25 @@ def integrate(
     session.add(CheckpointRow(tree_size=new_size, root_hash=root, note=note, created_at=clock()))
     session.flush()
     return Integration(size, new_size, root, note)
+
+
+def run_loop(
+    engine: Engine,
+    log_signer: SignerKey,
+    interval_s: float,
+    stop: threading.Event,
+    on_error: Callable[[Exception], None] = lambda exc: None,
+) -> None:
+    """Integrate every `interval_s` seconds until `stop` is set; a failed round is retried."""
+    sessions = sessionmaker(bind=write_engine(engine))
+    while not stop.is_set():
+        try:
+            with sessions() as session:
+                done = integrate(session, log_signer)
+                session.commit()
+        except (SQLAlchemyError, LedgerError) as exc:
+            on_error(exc)
+            done = None
+        # Catch up without sleeping while a backlog remains.
+        if done is None or done.new_size - done.old_size < MAX_BATCH:
+            stop.wait(interval_s)

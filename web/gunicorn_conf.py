@@ -21,3 +21,29 @@ accesslog = "-"
 errorlog = "-"
 # Loading the app before forking shares its code pages; each worker opens its own connections.
 preload_app = False
+
+
+# The sequencer runs beside the workers as one child process of the master (set
+# FARMTRACE_SEQUENCER=0 where a dedicated host runs `farmtrace sequencer` instead). Running
+# more than one is safe, only wasteful: integration takes a database lock.
+_sequencer = None
+
+
+def on_starting(server) -> None:  # type: ignore[no-untyped-def]
+    global _sequencer
+    if os.environ.get("FARMTRACE_SEQUENCER", "1") == "0":
+        return
+    import subprocess
+    import sys
+
+    _sequencer = subprocess.Popen([sys.executable, "-m", "farmtrace.web.cli", "sequencer"])
+    server.log.info("started sequencer (pid %s)", _sequencer.pid)
+
+
+def on_exit(server) -> None:  # type: ignore[no-untyped-def]
+    if _sequencer is not None and _sequencer.poll() is None:
+        _sequencer.terminate()
+        try:
+            _sequencer.wait(timeout=10)
+        except Exception:
+            _sequencer.kill()

@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from farmtrace.web.cli import db, demo, serve
+from farmtrace.web.cli import db, demo, keys, sequencer, serve
 
 try:
     __version__ = version("farmtrace")
@@ -27,3 +27,5 @@ def main() -> None:
 main.add_command(db.db)
 main.add_command(serve.serve)
 main.add_command(demo.demo)
+main.add_command(keys.keys)
+main.add_command(sequencer.sequencer)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
-from farmtrace.ledger.db import create_db_engine
+from farmtrace.ledger.db import create_db_engine, write_engine
+from farmtrace.ledger.errors import LedgerError
+from farmtrace.ledger.keys import MasterKey
+from farmtrace.ledger.keystore import KeyStore
+from farmtrace.ledger.note import SignerKey
 from farmtrace.web.settings import ConfigError, Settings
 
 
@@ -32,3 +40,27 @@ def connect(settings: Settings) -> Engine:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise click.ClickException(f"cannot open the database {where}: {reason}") from None
     return engine
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One transaction for the whole command: committed if it finishes, rolled back if not."""
+    with Session(write_engine(engine)) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def master_key(settings: Settings) -> MasterKey:
+    try:
+        return MasterKey.load_or_create(settings.keys_dir / "master.key")
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def log_signer(settings: Settings, keystore: KeyStore) -> SignerKey:
+    """The log key as a signed-note signer named after the log's origin."""
+    return SignerKey(settings.log_origin, keystore.log_key().seed)

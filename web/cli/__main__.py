@@ -1,0 +1,3 @@
+from farmtrace.web.cli import main
+
+main()
