@@ -89,5 +89,5 @@ def test_biz_step_value_refuses_typos_and_legacy_urns() -> None:
     assert info.value.message == (
         "bizStep 'shiping' is neither a CBV 2.0 term (e.g. 'accepting') nor a URI of a private vocabulary"
     )
-    with pytest.raises(EpcisInputError, match="^disposition 'urn:epcglobal:cbv:disp:recalled' is neither"):
+    with pytest.raises(EpcisInputError, match=r"^disposition 'urn:epcglobal:cbv:disp:recalled' is neither"):
         cbv.disposition_value("urn:epcglobal:cbv:disp:recalled")

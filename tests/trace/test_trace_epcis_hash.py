@@ -10,13 +10,12 @@ from _paths import reference_dir
 
 from farmtrace.trace.epcis.epc_uri import canonical_gs1_uri, gs1_check_digit
 from farmtrace.trace.epcis.event_hash import (
-    canonical_number,
     event_hash_id,
     hash_id_of_prehash,
-    normalise_timestamp,
     prehash_string,
     verify_event_hash_id,
 )
+from farmtrace.trace.epcis.hash_values import canonical_number, normalise_timestamp
 from farmtrace.trace.errors import EpcisInputError, EventHashMismatch
 
 VECTOR_DIR = reference_dir() / "epcis-hash"
