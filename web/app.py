@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from farmtrace.ledger.db import create_db_engine
-from farmtrace.web import api, console, health, public
+from farmtrace.web import api, console, health, public, transparency
 from farmtrace.web.db import init_db
 from farmtrace.web.i18n import init_i18n
 from farmtrace.web.problems import register_error_handlers
@@ -43,4 +43,5 @@ def create_app(
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(transparency.bp)
     return app
