@@ -112,6 +112,7 @@ def stored_hashes_for_batch(n: int, record_hashes: Sequence[bytes], reader: Hash
     _check_size("stored_hashes_for_batch", n)
     for i, h in enumerate(record_hashes):
         _check_hash(f"record hash {n + i}", h)
+    record_hashes = [bytes(h) for h in record_hashes]
     start = stored_hash_count(n)
     needed: set[int] = set()
     for i in range(n, n + len(record_hashes)):
@@ -291,13 +292,15 @@ def _read(reader: HashReader, indexes: list[int]) -> list[bytes]:
         raise TreeError(f"hash reader returned {len(hashes)} hashes for {len(indexes)} indexes")
     for index, h in zip(indexes, hashes, strict=True):
         _check_hash(f"hash reader result for stored index {index}", h)
-    return hashes
+    # Some database drivers return memoryview for binary columns.
+    return [bytes(h) for h in hashes]
 
 
 def _check_hash(what: str, h: object) -> None:
-    if not isinstance(h, bytes) or len(h) != HASH_SIZE:
-        found = f"{len(h)} bytes" if isinstance(h, (bytes, bytearray)) else type(h).__name__
-        raise TreeError(f"{what}: expected {HASH_SIZE} bytes, found {found}")
+    if not isinstance(h, (bytes, bytearray, memoryview)):
+        raise TreeError(f"{what}: expected {HASH_SIZE} bytes, found {type(h).__name__}")
+    if len(h) != HASH_SIZE:
+        raise TreeError(f"{what}: expected {HASH_SIZE} bytes, found {len(h)} bytes")
 
 
 def _check_size(what: str, n: int) -> None:

@@ -213,3 +213,17 @@ def test_all_leaf_size_pairs_verify(data: st.DataObject) -> None:
 def test_tree_hash_indexes_are_one_per_set_bit() -> None:
     assert tree_hash_indexes(0) == []
     assert tree_hash_indexes(7) == [stored_hash_index(2, 0), stored_hash_index(1, 2), stored_hash_index(0, 6)]
+
+
+def test_reader_may_return_memoryviews_as_some_drivers_do() -> None:
+    class Views(MemoryLog):
+        def read_hashes(self, indexes: list[int]) -> list[bytes]:
+            return [memoryview(h) for h in super().read_hashes(indexes)]  # type: ignore[misc]
+
+    good = MemoryLog.of(LEAVES)
+    log = Views()
+    log.hashes, log.size = good.hashes, good.size
+    assert tree_hash(8, log) == ROOTS[8]
+    assert prove_record(8, 3, log) == prove_record(8, 3, good)
+    with pytest.raises(TreeError, match="record hash 8: expected 32 bytes, found str"):
+        stored_hashes_for_batch(8, ["x" * 32], log)  # type: ignore[list-item]
