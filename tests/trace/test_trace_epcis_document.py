@@ -345,3 +345,61 @@ def test_transformation_needs_inputs_and_outputs() -> None:
     )
     with pytest.raises(EpcisInputError, match=r"^TransformationEvent: expected inputs and outputs"):
         build_document([event], "urn:x:a", datetime(2025, 6, 10, tzinfo=UTC), domain=DOMAIN)
+
+
+# The eventIDs PyPI epcis-event-hash-generator 1.9.3 (the reference implementation that
+# made the published vectors) computes for the season document, run as
+# `python -m epcis_event_hash_generator -a sha256 season.jsonld`.
+REFERENCE_SEASON_EVENT_IDS = [
+    "ni:///sha-256;e4e3a7ecae69a161cbdd60005bc9b8b3ed843e9e5da407ef0f109c231bdfd9bf?ver=CBV2.0",
+    "ni:///sha-256;b7ed890216fa5a8902b176cbabd8da73b9f696310787560ef962e8a58c419ae7?ver=CBV2.0",
+    "ni:///sha-256;44d91792424d75451a8a8293c9a882b06def56b0c1c4a3bd27cc89796e112f13?ver=CBV2.0",
+    "ni:///sha-256;8731035688315061207f3da8e0261da943d453a444db71c6e6b217cbaa4d3584?ver=CBV2.0",
+    "ni:///sha-256;ca012b77b5f3f8ccf2caf5fc7169ce6d356bc15e7268807698a0f2aa0a44c866?ver=CBV2.0",
+    "ni:///sha-256;821ec6ef7421a73f880c431c1b5f578999d1935812982440a4704499c4aff19e?ver=CBV2.0",
+    "ni:///sha-256;49d00df58e6ef08d98ad7681ead5e5c42815b9af6005e846e4b0dbb0b24c085a?ver=CBV2.0",
+    "ni:///sha-256;d94cfd998911efd6954aada1e47c8fb8c2873195f4cdcfa9ed2d1571133ddfce?ver=CBV2.0",
+]
+
+
+def test_season_event_ids_equal_the_reference_implementations(season: dict) -> None:
+    assert [e["eventID"] for e in season["epcisBody"]["eventList"]] == REFERENCE_SEASON_EVENT_IDS
+
+
+def test_extension_text_equal_to_a_used_cbv_term_is_refused() -> None:
+    recall = season_events()[-1]
+    noted = ObjectEvent(
+        event_time=recall.event_time,
+        action="OBSERVE",
+        quantity_list=recall.quantity_list,
+        extensions={"status": "recalled"},
+    )
+    with pytest.raises(EpcisInputError) as info:
+        build_document([recall, noted], "urn:x:a", datetime(2025, 6, 10, tzinfo=UTC), domain=DOMAIN)
+    assert info.value.field == "ft:status"
+    assert info.value.message.startswith(
+        "ft:status: the text 'recalled' is also a vocabulary term of this document "
+        "(https://ref.gs1.org/cbv/Disp-recalled)"
+    )
+    # Alone, without an event that uses the term, the same text is fine.
+    build_document([noted], "urn:x:a", datetime(2025, 6, 10, tzinfo=UTC), domain=DOMAIN)
+
+
+def test_boolean_extension_is_refused() -> None:
+    with pytest.raises(EpcisInputError) as info:
+        build_document(
+            [_harvest(extensions={"organic": True})],
+            "urn:x:a",
+            datetime(2025, 6, 10, tzinfo=UTC),
+            domain=DOMAIN,
+        )
+    assert (info.value.field, info.value.message) == (
+        "organic",
+        "organic: expected text such as 'true' instead of the boolean True",
+    )
+
+
+def test_uri_format_is_really_checked(validator: Draft7Validator, season: dict) -> None:
+    broken = copy.deepcopy(season)
+    broken["epcisBody"]["eventList"][1]["readPoint"]["id"] = "plot 3"
+    assert any("is not a 'uri'" in e.message for e in validator.iter_errors(broken))

@@ -22,6 +22,7 @@ from farmtrace.trace.epcis import cbv
 from farmtrace.trace.epcis import json_values as jv
 from farmtrace.trace.epcis.event_hash import EPCIS_CONTEXT_URL, event_hash_id, verify_event_hash_id
 from farmtrace.trace.epcis.identifiers import farmtrace_namespace
+from farmtrace.trace.epcis.interop import check_reference_hash_agreement
 from farmtrace.trace.epcis.json_values import ACTIONS, CBVMDA_PREFIX, FT_PREFIX
 from farmtrace.trace.epcis.model import (
     AggregationEvent,
@@ -69,6 +70,7 @@ def build_document(
     our resolver's host, which fixes the `ft` namespace.
     """
     event_jsons = [event_json(event) for event in events]
+    check_reference_hash_agreement(event_jsons)
     prefixes = {FT_PREFIX: farmtrace_namespace(domain)}
     if any(key.startswith(CBVMDA_PREFIX + ":") for e in event_jsons for key in e.get("ilmd", {})):
         prefixes[CBVMDA_PREFIX] = CBVMDA_NAMESPACE

@@ -106,8 +106,17 @@ def ilmd_key(name: str) -> str:
 
 
 def extension_value(field: str, value: Any) -> Any:
-    """Extension content in JSON: objects get `ft:` keys; no nulls, no nested arrays."""
-    if isinstance(value, str | bool | int):
+    """Extension content in JSON: objects get `ft:` keys; no nulls, no nested arrays.
+
+    No booleans either: the reference Event Hash ID implementation hashes a JSON boolean
+    as Python spells it ("True"), where this one follows the XML binding ("true"), so the
+    two would disagree on the event's ID.
+    """
+    if isinstance(value, bool):
+        raise EpcisInputError(
+            field, f"{field}: expected text such as 'true' instead of the boolean {value!r}"
+        )
+    if isinstance(value, str | int):
         return value
     if isinstance(value, float | Decimal):
         return number(field, value)
