@@ -74,6 +74,16 @@ def validate_serial_value(value: str) -> None:
     validate_x20("21", value)
 
 
+def uppercase_safe(value: str) -> bool:
+    """Whether a URI carrying `value` (percent-encoded) can be upper-cased without changing it.
+
+    Upper-casing leaves digits, "-", "." and %XX escapes alone; it changes lower-case
+    letters, and "_" and "~" are the only other characters we write raw that a QR code's
+    alphanumeric mode cannot hold (see qr_uri).
+    """
+    return not any(c.islower() or c in "_~" for c in value)
+
+
 def percent_encode(value: str, *, query: bool = False) -> str:
     """RFC 3986 §2.1 percent-encoding of an AI value for a DL path segment or query value.
 

@@ -26,7 +26,7 @@ from typing import Final
 
 from farmtrace.trace.errors import DigitalLinkError, InvalidInput
 from farmtrace.trace.gs1.ai_table import DL_PATH_SEQUENCES, AiSpec, ai_matches, lookup_ai
-from farmtrace.trace.gs1.charset import CSET82, percent_decode, percent_encode, validate_x20
+from farmtrace.trace.gs1.charset import CSET82, percent_decode, percent_encode, uppercase_safe, validate_x20
 from farmtrace.trace.gs1.gtin import gs1_check_digit, validate_gtin
 
 # dl.c uriCharacters: RFC 3986 unreserved, reserved and "%".
@@ -104,7 +104,7 @@ def format_digital_link(
 
     `gtin` may be GTIN-8/12/13/14 and is written with 14 digits. With `uppercase` the
     whole URI is upper-case (for a QR code in alphanumeric mode); that is refused when
-    it would change the lot or serial (see qr_uri.uppercase_safe).
+    it would change the lot or serial (see charset.uppercase_safe).
     """
     host = validate_domain(domain)
     qualifiers: list[AiValue] = []
@@ -120,7 +120,7 @@ def format_digital_link(
     if not uppercase:
         return uri
     for ai, value in qualifiers:
-        if any(c.islower() or c in "_~" for c in value):
+        if not uppercase_safe(value):
             raise DigitalLinkError(
                 "uppercase",
                 f"Cannot write AI ({ai}) value {value!r} in an upper-case URI: Expected no lower-case "
@@ -167,7 +167,7 @@ def _parse(uri: str) -> DigitalLink:
     if scheme is None:
         raise _Refusal(
             "not a GS1 Digital Link URI: Expected the scheme 'https://' or 'http://' in all lower "
-            f"or all upper case, got {uri.split('/', 1)[0]!r}."
+            f"or all upper case, got {uri.partition('//')[0] + '//'!r}."
         )
     rest = uri[len(scheme) :]
     slash = rest.find("/")
@@ -330,7 +330,9 @@ def _check_pairings(ais: list[str]) -> None:
         spec = _spec(ai)
         for group in spec.requires:
             if not any(ai_matches(p, other) for p in group for other in ais):
-                raise _Refusal(f"Required AIs for AI ({ai}) are not satisfied: expected one of {','.join(group)}.")
+                raise _Refusal(
+                    f"Required AIs for AI ({ai}) are not satisfied: expected one of {','.join(group)}."
+                )
         for pattern in spec.excludes:
             clash = next((o for o in ais if o != ai and ai_matches(pattern, o)), None)
             if clash is not None:

@@ -34,7 +34,9 @@ def verify_check_digit(value: str, kind: str = "GTIN") -> None:
     if not value.isascii() or not value.isdigit():
         raise error(field, f"Failed to parse {value!r} as {kind}: Expected a numerical value.")
     if len(value) < 2:
-        raise error(field, f"Failed to parse {value!r} as {kind}: Expected at least 2 digits, got {len(value)}.")
+        raise error(
+            field, f"Failed to parse {value!r} as {kind}: Expected at least 2 digits, got {len(value)}."
+        )
     expected = gs1_check_digit(value[:-1])
     found = int(value[-1])
     if expected != found:
