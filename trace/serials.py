@@ -71,8 +71,14 @@ def check_character(payload: str) -> str:
     (x+y) != 0, since ALPHA is neither 0 nor 1.
     """
     r = 0
-    for char in payload:
-        r = _ALPHA_TIMES[r] ^ _VALUE[char]
+    for position, char in enumerate(payload, start=1):
+        value = _VALUE.get(char)
+        if value is None:
+            raise InvalidInput(
+                "payload",
+                f"Invalid payload {payload!r}: Expected Crockford base32, got {char!r} at {position}.",
+            )
+        r = _ALPHA_TIMES[r] ^ value
     return ALPHABET[_ALPHA_TIMES[r]]
 
 

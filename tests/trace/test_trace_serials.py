@@ -280,6 +280,7 @@ def test_serial_range_matches_make_serial() -> None:
         (lambda: SerialKey(32, bytes(32)), "Invalid serial key id 32: Expected 0 to 31."),
         (lambda: SerialKey(0, bytes(16)), "Invalid serial key secret: Expected 32 bytes, got 16."),
         (lambda: SerialKeyring((KEY, KEY)), "Invalid serial keyring: Expected distinct key ids, got [1, 1]."),
+        (lambda: check_character("0U"), "Invalid payload '0U': Expected Crockford base32, got 'U' at 2."),
         (lambda: SerialKey.from_text("1:zz"), "Invalid serial key text: the secret is not hex."),
         (
             lambda: SerialKey.from_text("U:00"),
