@@ -133,9 +133,10 @@ def _geometry(w: float, h: float, pad: float, qr: float, scale: float) -> LabelG
     """The standard arrangement: QR top-left with the call to action under it, the serial
     along the bottom, and brand / product / lot / date / producer stacked on the right."""
     line = 1.25  # line height as a multiple of the font size
-    cta_size = 0.14 * qr
     serial_size = 0.95 * scale
     serial_h = serial_size * line
+    # The call to action takes what is left between the QR box and the serial line.
+    cta_size = min(0.14 * qr, (h - pad - serial_h - (pad + qr)) / line)
     cta = TextBox(Box(pad, pad + qr, qr, cta_size * line), cta_size, 2.0, align="center")
     serial = TextBox(Box(pad, h - pad - serial_h, w - 2 * pad, serial_h), serial_size, 1.6)
     x = pad + qr + 1.0
@@ -256,7 +257,7 @@ def fit_qr(layout: Layout, uri: str, dpi: int | None = None, error: str = "M") -
         rule = f"at {dpi} dpi a module must be >= {min_dots} dots ({min_mm:.3f} mm)"
     if module_mm + 1e-9 < min_mm:
         raise QRFitError(
-            f"layout {layout.name!r} cannot hold the QR for a {len(uri)}-character URI: "
+            f"layout {layout.name!r} cannot hold the QR for a URI of {len(uri)} characters: "
             f"it needs QR version {symbol.version} ({symbol.size} modules + 8 quiet-zone "
             f"modules) at error level {error} in {symbol.mode} mode; {rule}, so the QR needs "
             f"{modules * min_mm:.2f} mm but the layout's QR box is {side:.2f} mm. Use a larger "

@@ -192,7 +192,7 @@ class StreamingPDF:
 
 
 def _subset_keep_gids(font: LabelFont, gids: list[int]) -> bytes:
-    tt = TTFont(str(font.path))
+    tt = TTFont(str(font.path), recalcTimestamp=False)  # deterministic output
     options = subset.Options()
     options.retain_gids = True
     options.notdef_outline = True

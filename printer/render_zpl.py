@@ -130,7 +130,7 @@ def _subset_font(font: LabelFont, characters: str) -> bytes:
     from fontTools.ttLib import TTFont
 
     font.check_covers("characters", characters)
-    tt = TTFont(str(font.path))
+    tt = TTFont(str(font.path), recalcTimestamp=False)  # deterministic output
     options = subset.Options()
     options.notdef_outline = True
     options.name_IDs = [0, 1, 2, 3, 4, 5, 6, 13, 14]
