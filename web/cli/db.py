@@ -14,7 +14,7 @@ def db() -> None:
 
 
 @db.command()
-@click.option("--revision", default="head", show_default=True, help="Target Alembic revision.")
+@click.option("--revision", default="heads", show_default=True, help="Target Alembic revision.")
 def upgrade(revision: str) -> None:
     """Bring the database (FARMTRACE_DATABASE_URL) to the newest schema."""
     engine = connect(load_settings())
