@@ -20,7 +20,8 @@ _INK_THRESHOLD = 128
 
 
 @functools.lru_cache(maxsize=64)
-def _pil_font(size_px: int) -> ImageFont.FreeTypeFont:
+def _pil_font(size_px: float) -> ImageFont.FreeTypeFont:
+    # A fractional size keeps advances equal to the layout's (font-unit) measurements.
     return ImageFont.truetype(str(FONT_PATH), size=size_px)
 
 
@@ -34,7 +35,7 @@ def rasterize_composition(comp: Composition, dpi: int) -> Image.Image:
     image = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(image)
     for run in comp.texts:
-        size_px = max(1, round(run.size_mm * dpi / MM_PER_INCH))
+        size_px = max(1.0, round(run.size_mm * dpi / MM_PER_INCH, 2))
         draw.text(
             (run.x_mm * dpi / MM_PER_INCH, run.baseline_mm * dpi / MM_PER_INCH),
             run.text,
