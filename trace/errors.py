@@ -65,3 +65,35 @@ class EpcisInputError(InvalidInput):
 
 class EventHashMismatch(TraceError):
     """An EPCIS event's eventID is not the EPCIS Event Hash ID of its own content."""
+
+
+class SchemaInvalid(InvalidInput):
+    """A payload broke its event schema; `errors` maps every offending field to its reason.
+
+    `field` and `message` name the first of them (in field order), so a caller that shows
+    one line shows the most useful one; the API can list them all.
+    """
+
+    def __init__(self, field: str, message: str, errors: dict[str, str]) -> None:
+        super().__init__(field, message)
+        self.errors = errors
+
+
+class NotFound(InvalidInput):
+    """The input names an organisation, place, product, batch or recall that does not exist."""
+
+
+class RuleViolation(InvalidInput):
+    """A traceability rule refused the event; nothing was recorded. `rule` is a stable code."""
+
+    def __init__(self, field: str, message: str, rule: str) -> None:
+        super().__init__(field, message)
+        self.rule = rule
+
+
+class NotPermitted(RuleViolation):
+    """The acting organisation may not record this (wrong kind, not the owner or custodian)."""
+
+
+class AuthenticationFailed(TraceError):
+    """A user name and password, or an API token, did not authenticate. Says nothing more."""
