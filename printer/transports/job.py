@@ -143,7 +143,8 @@ class PrintJob:
                     failures += 1
                     if failures > self.max_retries or self._cancel.is_set():
                         self._report("failed")
-                        raise TransportError(
+                        # Same class (PrinterStatusError stays one) with where to resume.
+                        raise type(exc)(
                             f"{exc}; gave up after {failures} attempts; labels before index "
                             f"{self.confirmed_until} are confirmed, resume from there"
                         ) from exc
