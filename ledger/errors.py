@@ -54,3 +54,18 @@ class IdempotencyConflict(AppendError):
 
 class KeyNotUsable(AppendError):
     """The signing key is unknown, not the author's, revoked, or not yet valid."""
+
+
+class StoreVerificationError(VerificationError):
+    """A store (or one batch of it) failed verification.
+
+    `report` holds the counts of what was checked; `problems` lists what is wrong, the
+    first bad item first (the message of this exception is that first problem).
+    """
+
+    def __init__(self, report: object, problems: list) -> None:  # list[verify.Problem]
+        self.report = report
+        self.problems = problems
+        first = str(problems[0]) if problems else "verification failed"
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        super().__init__(first + more)

@@ -1,0 +1,299 @@
+"""Checks of stored entry rows: encoding, hash, index columns, key, signature, chain links.
+
+The work is in pure functions over plain tuples (`check_chunk`), so that a process pool can
+run it: Ed25519 verification is the bulk of a store's verification and the only part worth
+spreading across cores. Rows arrive ordered by (batch, seq); chain links inside a chunk are
+checked here, the link across two chunks by the caller (`link_problem`).
+
+`stored_entry` is parse_stored_entry with a fast path: most stored entries are accepted by
+comparing them with the C json module's output, which for ledger JSON without characters
+beyond U+FFFF is byte-identical to RFC 8785 (see `_fast_stored_entry`; the equivalence is
+tested against the rfc8785 package on a generated corpus). Anything the fast path does not
+accept goes through parse_stored_entry, which gives the error message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from typing import Any
+
+from farmtrace.ledger.canonical import MAX_SAFE_INTEGER, MIN_SAFE_INTEGER
+from farmtrace.ledger.encoding import b64encode
+from farmtrace.ledger.entry import MAX_ENTRY_BYTES, Entry, parse_stored_entry, validate_fields
+from farmtrace.ledger.errors import FormatError, KeyNotUsable, SignatureError
+from farmtrace.ledger.hashing import leaf_hash
+from farmtrace.ledger.keyhistory import KeyHistory
+from farmtrace.ledger.keys import verify_signature
+from farmtrace.ledger.verify_report import Problem, entry_problem
+
+# One row of the entry pass, in this order (see verify.py's query):
+# batch, seq, entry_hash, canonical, signature, client_id, entry_type, author, key_id,
+# recorded_at, leaf_index, queued
+Row = tuple[Any, ...]
+
+# Lead bytes of 4-byte UTF-8 sequences (characters beyond U+FFFF) and bytes never valid
+# in UTF-8: JCS sorts keys by UTF-16 code units, Python by code points, and the two orders
+# differ only for such characters, so their presence sends an entry to the slow path.
+_NOT_BMP = re.compile(rb"[\xf0-\xff]")
+
+
+class _NotFast(Exception):
+    """The fast path declines; the slow path will decide (and explain)."""
+
+
+def _refuse(_text: str) -> Any:
+    raise _NotFast
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if not MIN_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        raise _NotFast
+    return value
+
+
+def _fast_stored_entry(data: bytes) -> Entry | None:
+    """The entry, if `data` is certainly canonical and valid; None if unsure.
+
+    json.dumps(sort_keys, ensure_ascii=False, compact separators) writes strings exactly
+    as RFC 8785 §3.2.2.2 does (the two-character escapes, other controls as lower-case
+    \\u00xx, everything else verbatim), integers as RFC 8785 writes safe integers, and
+    sorts keys by code point, which equals JCS's UTF-16 order without non-BMP characters.
+    Floats, NaN, unsafe integers and lone surrogates are declined before they get there.
+    """
+    if len(data) > MAX_ENTRY_BYTES or _NOT_BMP.search(data):
+        return None
+    try:
+        value = json.loads(
+            data.decode("utf-8"), parse_float=_refuse, parse_constant=_refuse, parse_int=_safe_int
+        )
+        if not isinstance(value, dict):
+            return None
+        again = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    except (ValueError, _NotFast):  # includes JSONDecodeError, UnicodeDecodeError/EncodeError
+        return None
+    if again != data:
+        return None
+    try:
+        validate_fields(value)
+    except FormatError:
+        return None
+    return Entry(fields=value, canonical=bytes(data), hash=leaf_hash(data))
+
+
+def stored_entry(data: bytes) -> Entry:
+    """parse_stored_entry(data), faster for the usual case; same result, same errors."""
+    entry = _fast_stored_entry(data)
+    return entry if entry is not None else parse_stored_entry(data)
+
+
+@dataclass(frozen=True)
+class Link:
+    """What the next entry of a chain is checked against."""
+
+    batch: str
+    seq: int
+    leaf: int | None
+    prev: bytes | None  # this entry's prev (None for seq 0, or if it did not parse)
+    hash: bytes  # this entry's hash (the entry_hash column if it did not parse)
+    recorded_at: str | None
+    parsed: bool
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    first: Link | None
+    last: Link | None
+    problems: list[tuple[int, Problem]]  # (position in chunk, problem), in order
+    entries: int
+    signatures: int
+    batch_starts: int  # rows (after the first) that start a new batch
+    unsequenced: int
+
+
+def check_row(row: Row, history: KeyHistory) -> tuple[Link, Problem | None, bool]:
+    """Everything about one stored row except its links: (link, first problem or None,
+    whether its signature was verified)."""
+    batch, seq, entry_hash, canonical, signature, *columns, leaf, queued = row
+    entry_hash, canonical, signature = bytes(entry_hash), bytes(canonical), bytes(signature)
+    try:
+        entry = stored_entry(canonical)
+    except FormatError as exc:
+        link = Link(batch, seq, leaf, None, entry_hash, None, parsed=False)
+        what = f"stored bytes are not a valid canonical entry: {exc}"
+        return link, entry_problem(batch, seq, leaf, what), False
+    link = Link(batch, seq, leaf, entry.prev, entry.hash, entry.fields["recorded_at"], parsed=True)
+
+    def bad(what: str, signed: bool = False) -> tuple[Link, Problem, bool]:
+        return link, entry_problem(batch, seq, leaf, what), signed
+
+    if entry.hash != entry_hash:
+        return bad(
+            f"entry_hash column {b64encode(entry_hash)} is not the hash of the stored bytes "
+            f"({b64encode(entry.hash)})"
+        )
+    mismatch = _column_mismatch(entry, batch, seq, columns)
+    if mismatch:
+        return bad(mismatch)
+    try:
+        record = history.check(entry)
+    except KeyNotUsable as exc:
+        return bad(str(exc))
+    try:
+        verify_signature(record.public_key, entry.signing_input(), signature)
+    except SignatureError:
+        return bad(f"signature does not verify with key {entry.key_id}")
+    if leaf is None and not queued:
+        return bad("neither a leaf of the Merkle log nor waiting in the unsequenced queue", True)
+    if leaf is not None and queued:
+        return bad(f"leaf {leaf} of the Merkle log, yet also waiting in the unsequenced queue", True)
+    return link, None, True
+
+
+def _column_mismatch(entry: Entry, batch: str, seq: int, columns: list[Any]) -> str | None:
+    client_id, entry_type, author, key_id, recorded_at = columns
+    pairs = (
+        ("batch", batch, entry.batch),
+        ("seq", seq, entry.seq),
+        ("client_id", client_id, entry.client_id),
+        ("entry_type", entry_type, entry.type),
+        ("author", author, entry.author),
+        ("key_id", key_id, entry.key_id),
+        ("recorded_at", _aware(recorded_at), entry.recorded_at),
+    )
+    for name, column, value in pairs:
+        if column != value:
+            return f"column {name} is {_show(column)} but the entry says {_show(value)}"
+    return None
+
+
+def link_problem(before: Link | None, row: Link) -> Problem | None:
+    """The chain rule between two consecutive rows in (batch, seq) order."""
+    batch, seq = row.batch, row.seq
+    if before is None or before.batch != batch:
+        if seq == 0:
+            return None
+        missing = f"{batch}/0" if seq == 1 else f"{batch}/0 to {batch}/{seq - 1}"
+        return entry_problem(batch, 0, None, f"missing: the chain starts at {batch}/{seq} ({missing} absent)")
+    if seq == before.seq:
+        return entry_problem(batch, seq, row.leaf, "stored twice")
+    if seq > before.seq + 1:
+        gap = "" if seq == before.seq + 2 else f" (entries up to {batch}/{seq - 1} too)"
+        return entry_problem(
+            batch, before.seq + 1, None, f"missing: {batch}/{seq} follows {batch}/{before.seq}{gap}"
+        )
+    if row.parsed and row.prev != before.hash:
+        shown = "null" if row.prev is None else b64encode(row.prev)
+        return entry_problem(
+            batch,
+            seq,
+            row.leaf,
+            f"prev {shown} is not the hash of {batch}/{before.seq} ({b64encode(before.hash)})",
+        )
+    if (
+        row.recorded_at is not None
+        and before.recorded_at is not None
+        and row.recorded_at < before.recorded_at
+    ):
+        return entry_problem(
+            batch,
+            seq,
+            row.leaf,
+            f"recorded_at {row.recorded_at} is earlier than {before.recorded_at} of {batch}/{before.seq}",
+        )
+    return None
+
+
+def check_chunk(rows: list[Row], history: KeyHistory) -> ChunkResult:
+    problems: list[tuple[int, Problem]] = []
+    first = before = None
+    batch_starts = signatures = unsequenced = 0
+    for position, row in enumerate(rows):
+        link, problem, signed = check_row(row, history)
+        signatures += signed
+        if problem is not None:
+            problems.append((position, problem))
+        if row[-1]:
+            unsequenced += 1
+        if before is None:
+            first = link
+        else:
+            if link.batch != before.batch:
+                batch_starts += 1
+            linked = link_problem(before, link)
+            if linked is not None:
+                problems.append((position, linked))
+        before = link
+    return ChunkResult(first, before, problems, len(rows), signatures, batch_starts, unsequenced)
+
+
+# -- the process pool ----------------------------------------------------------------------
+
+_WORKER_HISTORY: KeyHistory | None = None
+
+
+def _init_worker(history: KeyHistory) -> None:
+    global _WORKER_HISTORY
+    _WORKER_HISTORY = history
+
+
+def _check_chunk_in_worker(rows: list[Row]) -> ChunkResult:
+    assert _WORKER_HISTORY is not None, "worker not initialised"
+    return check_chunk(rows, _WORKER_HISTORY)
+
+
+def check_chunks(
+    chunks: Iterable[list[Row]],
+    history: KeyHistory,
+    workers: int,
+    idle: Callable[[], bool] = lambda: False,
+) -> Iterator[ChunkResult]:
+    """check_chunk over `chunks`, results in order; in a pool of `workers` processes if > 1.
+
+    A few chunks are kept in flight (bounded memory however large the store). While the
+    oldest is still being checked, `idle()` is called to do other work in this process;
+    it returns False when it has none left.
+    """
+    if workers <= 1:
+        for rows in chunks:
+            yield check_chunk(rows, history)
+        return
+    # forkserver: workers start from a clean process, not a fork of one holding database
+    # connections (a forked child closing an inherited PostgreSQL socket would break it).
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["farmtrace.ledger.verify_rows"])
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(history,)
+    ) as pool:
+        pending: deque[Future[ChunkResult]] = deque()
+        window = 2 * workers + 1
+        for rows in chunks:
+            pending.append(pool.submit(_check_chunk_in_worker, rows))
+            while len(pending) >= window:
+                while not pending[0].done() and idle():
+                    pass
+                yield pending.popleft().result()
+        while pending:
+            while not pending[0].done() and idle():
+                pass
+            yield pending.popleft().result()
+
+
+def _aware(moment: object) -> object:
+    # SQLite returns naive datetimes; every time the ledger stores is UTC.
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _show(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return repr(value)
