@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -24,12 +25,13 @@ from farmtrace.ledger.keyhistory import KeyHistory
 from farmtrace.ledger.keys import SigningKey
 from farmtrace.ledger.models import EntryRow
 
-
 EVENT_TIME = datetime(2026, 8, 30, 9, 30, tzinfo=timezone(timedelta(hours=8)))
 
 
 def draft(env: LedgerEnv, batch: str, client_id: str, kind: str = "farming.input", **payload) -> Draft:
-    return Draft(batch=batch, type=kind, event_time=EVENT_TIME, author="coop-1", client_id=client_id, payload=payload)
+    return Draft(
+        batch=batch, type=kind, event_time=EVENT_TIME, author="coop-1", client_id=client_id, payload=payload
+    )
 
 
 def open_batch(env: LedgerEnv, batch: str = "B1") -> SigningKey:
@@ -49,7 +51,7 @@ def test_chain_links_each_entry_to_the_one_before(env: LedgerEnv) -> None:
     entries = env.ledger.entries("B1")
     assert [e.entry.seq for e in entries] == list(range(6))
     assert entries[0].entry.prev is None
-    for before, after in zip(entries, entries[1:], strict=False):
+    for before, after in itertools.pairwise(entries):
         assert after.entry.prev == before.entry.hash
         assert after.entry.recorded_at >= before.entry.recorded_at
 
@@ -67,7 +69,9 @@ def test_retry_with_same_id_records_nothing_new(env: LedgerEnv) -> None:
 def test_same_id_different_content_is_a_conflict(env: LedgerEnv) -> None:
     signer = open_batch(env)
     env.ledger.append(draft(env, "B1", "harvest-1", kg="120"), signer)
-    with pytest.raises(IdempotencyConflict, match=r"'harvest-1' was already used for a different entry \(payload differs\)"):
+    with pytest.raises(
+        IdempotencyConflict, match=r"'harvest-1' was already used for a different entry \(payload differs\)"
+    ):
         env.ledger.append(draft(env, "B1", "harvest-1", kg="121"), signer)
 
 
@@ -92,7 +96,9 @@ def test_revoked_key_cannot_sign(env: LedgerEnv) -> None:
     signer = open_batch(env)
     env.keystore.revoke(signer.key_id, "laptop stolen")
     before = count_entries(env)
-    with pytest.raises(KeyNotUsable, match=f"key {signer.key_id} is not valid at .* \\(revoked or not yet valid\\)"):
+    with pytest.raises(
+        KeyNotUsable, match=f"key {signer.key_id} is not valid at .* \\(revoked or not yet valid\\)"
+    ):
         env.ledger.append(draft(env, "B1", "late"), signer)
     assert count_entries(env) == before
 
