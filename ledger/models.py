@@ -112,3 +112,22 @@ class SealedKey(Base):
     org: Mapped[str] = mapped_column(String(64), index=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CosignatureRow(Base):
+    """A witness's cosignature (c2sp.org/tlog-cosignature) on one of our checkpoints.
+
+    Verified against a configured witness key before it is stored; kept so that the
+    checkpoint can be served with every cosignature it has collected.
+    """
+
+    __tablename__ = "ledger_cosignature"
+    __table_args__ = (UniqueConstraint("tree_size", "witness_name", "key_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_checkpoint.tree_size"))
+    witness_name: Mapped[str] = mapped_column(String(255))
+    key_id: Mapped[str] = mapped_column(String(8))  # 8 lower-case hex digits, as in a vkey
+    signature_line: Mapped[str] = mapped_column(Text)  # "— <name> <base64>" without the newline
+    timestamp: Mapped[int] = mapped_column(BigInteger)  # the cosignature's own time, POSIX seconds
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
