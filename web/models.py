@@ -4,6 +4,7 @@ Alembic's env.py and the schema-drift test import this; add each new model modul
 """
 
 import farmtrace.ledger.models  # noqa: F401
+import farmtrace.trace.codes.models  # noqa: F401
 import farmtrace.trace.models.accounts  # noqa: F401
 import farmtrace.trace.models.projection  # noqa: F401
 import farmtrace.trace.models.registry  # noqa: F401
