@@ -41,7 +41,7 @@ def create_app(
 
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
-    app.register_blueprint(api.bp)
+    api.init_app(app)
     app.register_blueprint(console.bp)
     app.register_blueprint(transparency.bp)
     return app

@@ -8,6 +8,7 @@ import farmtrace.trace.codes.models  # noqa: F401
 import farmtrace.trace.models.accounts  # noqa: F401
 import farmtrace.trace.models.projection  # noqa: F401
 import farmtrace.trace.models.registry  # noqa: F401
+import farmtrace.web.api.models  # noqa: F401
 from farmtrace.ledger.db import metadata
 
 __all__ = ["metadata"]
