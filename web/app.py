@@ -8,9 +8,11 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from farmtrace.ledger.db import create_db_engine
-from farmtrace.web import api, console, health, public, transparency
+from farmtrace.web import api, console, health, public, transparency, witnessing
 from farmtrace.web.db import init_db
 from farmtrace.web.i18n import init_i18n
+from farmtrace.web.logging import init_request_logging
+from farmtrace.web.metrics import init_metrics
 from farmtrace.web.problems import register_error_handlers
 from farmtrace.web.security import register_security_headers
 from farmtrace.web.settings import Settings
@@ -34,6 +36,8 @@ def create_app(
         app.config.update(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
+    init_request_logging(app)  # first: its after_request hook then runs last
+    init_metrics(app, settings)
     init_db(app, engine or create_db_engine(settings.database_url))
     init_i18n(app)
     register_error_handlers(app)
@@ -44,4 +48,5 @@ def create_app(
     api.init_app(app)
     app.register_blueprint(console.bp)
     app.register_blueprint(transparency.bp)
+    app.register_blueprint(witnessing.bp)
     return app

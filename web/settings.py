@@ -10,6 +10,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from farmtrace.ledger.errors import FormatError
+from farmtrace.ledger.note import SIG_TYPE_COSIGNATURE_V1, parse_verifier_key
+
 DEFAULT_HOME = "var"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
@@ -27,6 +30,12 @@ class Settings:
     log_origin: str
     sequencer_interval_s: float
     max_codes_per_request: int
+    # Witnesses (docs/operations.md): cosigners whose cosignatures are stored and served,
+    # and witness URLs the log pushes new checkpoints to (C2SP tlog-witness add-checkpoint).
+    witness_keys: tuple[str, ...] = ()
+    witness_urls: tuple[str, ...] = ()
+    # /readyz fails when the oldest entry waiting for the sequencer is older (0: no check).
+    ready_max_sequencer_lag_s: float = 60.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -48,6 +57,9 @@ class Settings:
             log_origin=origin,
             sequencer_interval_s=_positive_float(env, "FARMTRACE_SEQUENCER_INTERVAL", "0.5"),
             max_codes_per_request=_positive_int(env, "FARMTRACE_MAX_CODES_PER_REQUEST", "1000000"),
+            witness_keys=_list(env, "FARMTRACE_WITNESS_KEYS"),
+            witness_urls=tuple(u.rstrip("/") for u in _list(env, "FARMTRACE_WITNESS_URLS")),
+            ready_max_sequencer_lag_s=_non_negative_float(env, "FARMTRACE_READY_MAX_SEQUENCER_LAG", "60"),
         )
         settings.validate()
         return settings
@@ -69,6 +81,10 @@ class Settings:
             raise ConfigError(
                 f"FARMTRACE_PUBLIC_BASE_URL {self.public_base_url!r} must start with http:// or https://."
             )
+        _check_witness_keys(self.witness_keys)
+        for url in self.witness_urls:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(f"FARMTRACE_WITNESS_URLS: {url!r} must start with http:// or https://.")
 
     def ensure_dirs(self) -> None:
         """Create the data and key folders, or say in one sentence why they cannot be."""
@@ -100,6 +116,34 @@ def _positive_float(env: Mapping[str, str], name: str, default: str) -> float:
     if not value > 0:
         raise ConfigError(f"{name} must be greater than 0, found {raw!r}.")
     return value
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _non_negative_float(env: Mapping[str, str], name: str, default: str) -> float:
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, found {raw!r}.") from None
+    if not value >= 0:
+        raise ConfigError(f"{name} must be 0 or more, found {raw!r}.")
+    return value
+
+
+def _check_witness_keys(vkeys: tuple[str, ...]) -> None:
+    for vkey in vkeys:
+        try:
+            key = parse_verifier_key(vkey)
+        except FormatError as exc:
+            raise ConfigError(f"FARMTRACE_WITNESS_KEYS: {exc}.") from None
+        if key.key_type != SIG_TYPE_COSIGNATURE_V1:
+            raise ConfigError(
+                f"FARMTRACE_WITNESS_KEYS: {vkey!r} is a type 0x{key.key_type:02x} key; "
+                "witness keys are cosignature keys (type 0x04), as `farmtrace witness keygen` prints."
+            )
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: str) -> int:

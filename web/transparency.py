@@ -6,7 +6,7 @@ read load; the checkpoint and partial tiles change and are cached for seconds.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify
+from flask import Blueprint, Response, abort, current_app, jsonify
 
 from farmtrace.ledger.bundle import NoCheckpoint, proof_bundle
 from farmtrace.ledger.errors import LedgerError
@@ -15,6 +15,7 @@ from farmtrace.ledger.sequencer import latest_checkpoint
 from farmtrace.ledger.tiles import parse_tile_path
 from farmtrace.web.db import get_session
 from farmtrace.web.problems import problem
+from farmtrace.web.witnessing import cosigned_note, witness_keys
 
 bp = Blueprint("transparency", __name__)
 
@@ -24,10 +25,12 @@ FRESH = "public, max-age=5"
 
 @bp.get("/checkpoint")
 def checkpoint() -> Response:
-    row = latest_checkpoint(get_session())
+    session = get_session()
+    row = latest_checkpoint(session)
     if row is None:
         return problem(404, "No checkpoint yet", "The sequencer has not signed a checkpoint.")
-    response = Response(row.note, mimetype="text/plain")
+    note = cosigned_note(session, row, witness_keys(current_app.config["FARMTRACE"]))
+    response = Response(note, mimetype="text/plain")
     response.headers["Cache-Control"] = FRESH
     return response
 
