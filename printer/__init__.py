@@ -3,7 +3,6 @@ transports. It renders what it is given: no database, no Flask (docs/printing.md
 
 from farmtrace.printer.errors import (
     CharacterError,
-    JobCancelled,
     LabelDataError,
     LayoutError,
     PrinterError,
@@ -24,7 +23,6 @@ from farmtrace.printer.render_zpl import iter_zpl, render_zpl, render_zpl_bitmap
 __all__ = [
     "LAYOUTS",
     "CharacterError",
-    "JobCancelled",
     "LabelData",
     "LabelDataError",
     "Layout",

@@ -37,7 +37,3 @@ class RenderError(PrinterError):
 
 class TransportError(PrinterError):
     """Bytes could not be delivered to a printer, spool directory or print queue."""
-
-
-class JobCancelled(PrinterError):
-    """A PrintJob was cancelled before every label was confirmed."""

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import zlib
 from collections.abc import Iterable, Iterator
 
+from fontTools import subset
+from fontTools.ttLib import TTFont
 from PIL import ImageChops
 
 from farmtrace.printer.compose import compose
@@ -124,11 +127,6 @@ def zpl_font_download(
 
 
 def _subset_font(font: LabelFont, characters: str) -> bytes:
-    import io
-
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
     font.check_covers("characters", characters)
     tt = TTFont(str(font.path), recalcTimestamp=False)  # deterministic output
     options = subset.Options()
