@@ -126,28 +126,36 @@ def current_principal() -> Principal:
     return principal
 
 
-def requires(scope: str) -> Callable[[F], F]:
-    """The view needs a token holding `scope`; documented as the operation's security."""
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}; farmtrace.trace.tokens.SCOPES has {SCOPES}")
+def check_scope(*scopes: str) -> Principal:
+    """The request's principal, if its token holds one of `scopes`; else 401 or 403."""
+    principal = current_principal()
+    if not principal.scopes.intersection(scopes):
+        wanted = " or ".join(repr(s) for s in scopes)
+        raise ScopeMissing(
+            f"Authorization: this operation needs a token with the scope {wanted}; "
+            f"this token holds {', '.join(sorted(principal.scopes)) or 'none'}",
+            scopes[0],
+        )
+    return principal
+
+
+def requires(*scopes: str) -> Callable[[F], F]:
+    """The view needs a token holding one of `scopes`; documented as the operation's security."""
+    for scope in scopes:
+        if scope not in SCOPES:
+            raise ValueError(f"unknown scope {scope!r}; farmtrace.trace.tokens.SCOPES has {SCOPES}")
 
     def decorator(func: F) -> F:
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = current_principal()
-            if scope not in principal.scopes:
-                raise ScopeMissing(
-                    f"Authorization: this operation needs a token with the scope {scope!r}; "
-                    f"this token holds {', '.join(sorted(principal.scopes)) or 'none'}",
-                    scope,
-                )
+            check_scope(*scopes)
             return func(*args, **kwargs)
 
         apidoc = deepcopy(getattr(func, "_apidoc", {}))
         apidoc["manual_doc"] = deepupdate(
             deepcopy(apidoc.get("manual_doc", {})),
             {
-                "security": [{SECURITY_SCHEME: [scope]}],
+                "security": [{SECURITY_SCHEME: [scope]} for scope in scopes],
                 "responses": {"401": "UNAUTHORIZED", "403": "FORBIDDEN"},
             },
         )

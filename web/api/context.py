@@ -1,4 +1,4 @@
-"""The request's TraceContext: its session, the key store under the master key, a clock.
+"""The request's trace services (farmtrace.trace.services) over the request's session.
 
 The master key file is read once per application (it never changes while running); the
 session is the request's own (farmtrace.web.db), so the request owns the transaction.
@@ -11,6 +11,7 @@ from flask import current_app, g
 from farmtrace.ledger.keys import MasterKey
 from farmtrace.ledger.keystore import KeyStore
 from farmtrace.trace.context import TraceContext
+from farmtrace.trace.services import TraceServices, trace_services
 from farmtrace.web.db import get_session
 from farmtrace.web.settings import Settings
 
@@ -26,9 +27,17 @@ def master_key() -> MasterKey:
     return cached
 
 
-def trace_context() -> TraceContext:
-    """One TraceContext per request, over the request's session."""
-    if "trace_context" not in g:
+def services() -> TraceServices:
+    """Every trace service, over the request's session; one set per request."""
+    if "trace_services" not in g:
         session = get_session()
-        g.trace_context = TraceContext(session=session, keystore=KeyStore(session, master_key()))
-    return g.trace_context
+        g.trace_services = trace_services(session, KeyStore(session, master_key()))
+    return g.trace_services
+
+
+def trace_context() -> TraceContext:
+    return services().ctx
+
+
+def settings() -> Settings:
+    return current_app.config["FARMTRACE"]

@@ -79,15 +79,15 @@ def current_key() -> str | None:
     return key
 
 
-def client_id(org_id: str, key: str | None, suffix: str = "") -> str | None:
+def client_id(org_id: str, key: str | None, suffix: str = "", max_length: int = CLIENT_ID_MAX) -> str | None:
     """The ledger entry id for a write made under `key` (None without a key)."""
     if key is None:
         return None
     readable = f"api.{org_id}.{key}{suffix}"
-    if len(readable) <= CLIENT_ID_MAX:
+    if len(readable) <= max_length:
         return readable
-    digest = hashlib.sha256(f"{org_id}\0{key}\0{suffix}".encode()).hexdigest()[:48]
-    return f"api.{org_id[:60]}.{digest}"
+    digest = hashlib.sha256(f"{org_id}\0{key}\0{suffix}".encode()).hexdigest()[:40]
+    return f"api.{digest}"
 
 
 def begin(org_id: str) -> Response | None:

@@ -88,6 +88,26 @@ def keyset_page(
     return rows, encode_cursor(key_of(rows[-1]))
 
 
+def db_time(session: Session, moment: datetime) -> datetime:
+    """`moment` as the database compares it: SQLite stores aware times as naive UTC text."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if session.get_bind().dialect.name == "sqlite":
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def time_filters(
+    session: Session, query: Select[Any], column: InstrumentedAttribute[Any], args: dict[str, Any]
+) -> Select[Any]:
+    """Apply the `since` (inclusive) and `until` (exclusive) query arguments to `column`."""
+    if args.get("since") is not None:
+        query = query.where(column >= db_time(session, args["since"]))
+    if args.get("until") is not None:
+        query = query.where(column < db_time(session, args["until"]))
+    return query
+
+
 def next_url(cursor: str | None) -> str | None:
     if cursor is None:
         return None

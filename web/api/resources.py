@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from farmtrace.web.api import meta
+from farmtrace.web.api import batches, codes, entries, events, flows, meta, orgs, registry
 
-BLUEPRINTS = [meta.bp]
+BLUEPRINTS = [meta.bp, orgs.bp, registry.bp, batches.bp, events.bp, flows.bp, codes.bp, entries.bp]

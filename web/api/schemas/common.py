@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from marshmallow import INCLUDE, Schema, fields, validate
 
 
@@ -41,6 +44,15 @@ class PageQuerySchema(Schema):
     )
 
 
+class TimeRangeQuerySchema(PageQuerySchema):
+    since = fields.AwareDateTime(
+        default_timezone=UTC, metadata={"description": "Only items at or after this time (RFC 3339)"}
+    )
+    until = fields.AwareDateTime(
+        default_timezone=UTC, metadata={"description": "Only items before this time"}
+    )
+
+
 def page_schema(item: type[Schema], name: str) -> type[Schema]:
     """{"items": [...], "next": url or null}: one page of a list, newest first."""
     return Schema.from_dict(
@@ -62,3 +74,16 @@ class EntrySchema(Schema):
     hash = fields.String(
         required=True, metadata={"description": "RFC 6962 leaf hash of the canonical entry, base64"}
     )
+
+
+class Timestamp(fields.DateTime):
+    """An RFC 3339 time with offset; SQLite hands back naive UTC, which is made aware here."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+def nullable_string(**kwargs: Any) -> fields.String:
+    return fields.String(allow_none=True, required=True, **kwargs)
