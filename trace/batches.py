@@ -111,6 +111,7 @@ class BatchService:
         values = validate_payload(t.BATCH_REGISTERED, data)
         previous = self.ctx.previous(client_id)
         if previous is not None and client_id is not None:
+            moment = previous.entry.event_time if event_time is None else moment
             draft = Draft(batch_id, t.BATCH_REGISTERED, moment, actor, client_id, values)
             return recorded(self.ctx.ledger.open_chain(draft, self.ctx.signer(actor)), created=False)
         org = self.ctx.active_org(actor)

@@ -18,6 +18,7 @@ from typing import Any
 
 from marshmallow import fields
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from farmtrace.trace.batches import check_registration, open_batch
 from farmtrace.trace.context import TraceContext
@@ -132,7 +133,10 @@ class LineageService:
         if client_id is not None:
             check_client_id("client_id", client_id)
             if len(client_id) > MAX_CLIENT_ID:
-                raise InvalidInput("client_id", f"client_id: expected at most {MAX_CLIENT_ID} characters for a lineage operation")
+                raise InvalidInput(
+                    "client_id",
+                    f"client_id: expected at most {MAX_CLIENT_ID} characters for a lineage operation",
+                )
         moment = event_moment(self.ctx, event_time)
         stated = None
         if kind == "merge":
@@ -143,7 +147,9 @@ class LineageService:
         takes, makes = request["inputs"], request["outputs"]
         self._shape(kind, takes, makes)
         operation = new_operation_id(client_id)
-        output_ids = [new_batch_id(None if client_id is None else f"{client_id}.out.{i}") for i in range(len(makes))]
+        output_ids = [
+            new_batch_id(None if client_id is None else f"{client_id}.out.{i}") for i in range(len(makes))
+        ]
         if client_id is not None and self.ctx.previous(f"{client_id}.in.0") is not None:
             return self._replay(kind, operation, takes, output_ids)
         batch_ids = [take_["batch"] for take_ in takes]
@@ -160,7 +166,11 @@ class LineageService:
             check_time(state, "event_time", moment, now)
             taken.append(self._take(kind, index, state, item, makes))
         plans = self._outputs(kind, states, taken, makes)
-        if stated and stated[0] is not None and Decimal(makes[0]["quantity"]) != Decimal(plans[0]["quantity"]):
+        if (
+            stated
+            and stated[0] is not None
+            and Decimal(makes[0]["quantity"]) != Decimal(plans[0]["quantity"])
+        ):
             raise RuleViolation(
                 "outputs[0].quantity",
                 f"outputs[0].quantity: a merge makes the sum of its inputs, {plans[0]['quantity']} {plans[0]['unit']}; "
@@ -169,10 +179,19 @@ class LineageService:
             )
         entries: list[RecordedEvent] = []
         for index, (state, (quantity, unit)) in enumerate(zip(states, taken, strict=True)):
-            payload = {"operation": operation, "outputs": output_ids, "quantity": _text(quantity), "unit": unit}
+            payload = {
+                "operation": operation,
+                "outputs": output_ids,
+                "quantity": _text(quantity),
+                "unit": unit,
+            }
             values = validate_payload(t.OUT_OF_LINEAGE_KIND[kind], payload)
             entry_client = None if client_id is None else f"{client_id}.in.{index}"
-            entries.append(append_and_project(self.ctx, state, t.OUT_OF_LINEAGE_KIND[kind], actor, values, moment, entry_client))
+            entries.append(
+                append_and_project(
+                    self.ctx, state, t.OUT_OF_LINEAGE_KIND[kind], actor, values, moment, entry_client
+                )
+            )
         lineage_inputs = [
             {"batch": s.id, "quantity": _text(q), "unit": u} for s, (q, u) in zip(states, taken, strict=True)
         ]
@@ -181,7 +200,12 @@ class LineageService:
             item_inputs = lineage_inputs
             if kind == "split":
                 item_inputs = [{"batch": states[0].id, "quantity": plan["quantity"], "unit": plan["unit"]}]
-            plan["lineage"] = {"operation": operation, "kind": kind, "inputs": item_inputs, "conformity": conformity}
+            plan["lineage"] = {
+                "operation": operation,
+                "kind": kind,
+                "inputs": item_inputs,
+                "conformity": conformity,
+            }
             plan.setdefault("lot", output_id)
             values = validate_payload(t.BATCH_REGISTERED, plan, prefix=f"outputs[{index}]")
             check_registration(self.ctx, actor, values, moment, output_id)
@@ -197,16 +221,23 @@ class LineageService:
         seen: set[str] = set()
         for index, item in enumerate(takes):
             if item["batch"] in seen:
-                raise InvalidInput(f"inputs[{index}].batch", f"inputs[{index}].batch: {item['batch']} is listed twice")
+                raise InvalidInput(
+                    f"inputs[{index}].batch", f"inputs[{index}].batch: {item['batch']} is listed twice"
+                )
             seen.add(item["batch"])
             if kind == "transform" and "quantity" not in item:
-                raise InvalidInput(f"inputs[{index}].quantity", f"inputs[{index}].quantity: is required for a transform")
+                raise InvalidInput(
+                    f"inputs[{index}].quantity", f"inputs[{index}].quantity: is required for a transform"
+                )
         for index, item in enumerate(makes):
             if kind == "transform" and "product" not in item:
-                raise InvalidInput(f"outputs[{index}].product", f"outputs[{index}].product: is required for a transform")
+                raise InvalidInput(
+                    f"outputs[{index}].product", f"outputs[{index}].product: is required for a transform"
+                )
             if kind != "transform" and "product" in item:
                 raise InvalidInput(
-                    f"outputs[{index}].product", f"outputs[{index}].product: a {kind} keeps the input's product"
+                    f"outputs[{index}].product",
+                    f"outputs[{index}].product: a {kind} keeps the input's product",
                 )
 
     def _take(
@@ -216,7 +247,9 @@ class LineageService:
         if kind == "split":
             total = Decimal(0)
             for j, make in enumerate(makes):
-                total += convert(f"outputs[{j}].unit", Decimal(make["quantity"]), make.get("unit", state.unit), state.unit)
+                total += convert(
+                    f"outputs[{j}].unit", Decimal(make["quantity"]), make.get("unit", state.unit), state.unit
+                )
             take(state, "outputs", total, state.unit, "outputs")
             return total, state.unit
         field = f"inputs[{index}].quantity"
@@ -227,7 +260,11 @@ class LineageService:
         return amount, state.unit
 
     def _outputs(
-        self, kind: str, states: list[BatchState], taken: list[tuple[Decimal, str]], makes: list[dict[str, Any]]
+        self,
+        kind: str,
+        states: list[BatchState],
+        taken: list[tuple[Decimal, str]],
+        makes: list[dict[str, Any]],
     ) -> list[dict[str, Any]]:
         first = states[0]
         producers = sorted({p for s in states for p in s.producers})[:50]
@@ -238,7 +275,9 @@ class LineageService:
             if len(places) == 1 and first.origin_place is not None:
                 plan["origin_place"] = first.origin_place
             if kind == "transform":
-                plan.update(product=make["product"], quantity=make["quantity"], unit=make.get("unit", first.unit))
+                plan.update(
+                    product=make["product"], quantity=make["quantity"], unit=make.get("unit", first.unit)
+                )
                 self.ctx.product(make["product"], f"outputs[{index}].product")
             else:
                 plan["product"] = first.product
@@ -250,7 +289,9 @@ class LineageService:
                 products = {s.product for s in states}
                 if len(products) > 1:
                     raise RuleViolation(
-                        "inputs", f"inputs: a merge takes batches of one product, found {', '.join(sorted(products))}", "mixed_products"
+                        "inputs",
+                        f"inputs: a merge takes batches of one product, found {', '.join(sorted(products))}",
+                        "mixed_products",
                     )
                 unit = make.get("unit", first.unit)
                 total = sum(
@@ -262,7 +303,9 @@ class LineageService:
             plans.append(plan)
         return plans
 
-    def _replay(self, kind: str, operation: str, takes: list[dict[str, Any]], output_ids: list[str]) -> LineageResult:
+    def _replay(
+        self, kind: str, operation: str, takes: list[dict[str, Any]], output_ids: list[str]
+    ) -> LineageResult:
         """A retried operation: return what was recorded the first time."""
         entries = []
         for batch_id in output_ids:
@@ -282,37 +325,63 @@ class LineageService:
 
     def upstream(self, batch_id: str) -> list[str]:
         """Every batch `batch_id` was made from, nearest first (breadth-first)."""
-        return self._walk(require_batch_id(batch_id), up=True)
+        return upstream_of(self.session, batch_id)
 
     def downstream(self, batch_id: str) -> list[str]:
         """Every batch made (directly or not) from `batch_id`, nearest first."""
-        return self._walk(require_batch_id(batch_id), up=False)
+        return downstream_of(self.session, batch_id)
 
     def graph(self, batch_id: str) -> dict[str, Any]:
         """The batch with everything upstream and downstream of it, as nodes and edges."""
         nodes = [batch_id, *self.upstream(batch_id), *self.downstream(batch_id)]
         wanted = set(nodes)
         edges = [
-            {"from": e.parent_batch_id, "to": e.child_batch_id, "kind": e.kind, "operation": e.operation, "quantity": e.quantity, "unit": e.unit}
-            for e in self.session.scalars(select(LineageEdge).order_by(LineageEdge.parent_batch_id, LineageEdge.child_batch_id))
-            if e.parent_batch_id in wanted and e.child_batch_id in wanted
+            {
+                "from": e.parent_batch_id,
+                "to": e.child_batch_id,
+                "kind": e.kind,
+                "operation": e.operation,
+                "quantity": e.quantity,
+                "unit": e.unit,
+            }
+            for e in self.session.scalars(
+                select(LineageEdge)
+                .where(LineageEdge.child_batch_id.in_(wanted))
+                .order_by(LineageEdge.parent_batch_id, LineageEdge.child_batch_id)
+            )
+            if e.parent_batch_id in wanted
         ]
         return {"batch": batch_id, "nodes": nodes, "edges": edges}
 
-    def _walk(self, start: str, up: bool) -> list[str]:
-        seen = {start}
-        order: list[str] = []
-        queue = deque([start])
-        while queue:
-            current = queue.popleft()
-            edges = self.parents(current) if up else self.children(current)
-            for edge in sorted(edges, key=lambda e: (e.parent_batch_id, e.child_batch_id)):
-                nxt = edge.parent_batch_id if up else edge.child_batch_id
-                if nxt not in seen:
-                    seen.add(nxt)
-                    order.append(nxt)
-                    queue.append(nxt)
-        return order
+
+def upstream_of(session: Session, batch_id: str) -> list[str]:
+    return _walk(session, require_batch_id(batch_id), up=True)
+
+
+def downstream_of(session: Session, batch_id: str) -> list[str]:
+    return _walk(session, require_batch_id(batch_id), up=False)
+
+
+def _walk(session: Session, start: str, up: bool) -> list[str]:
+    seen = {start}
+    order: list[str] = []
+    queue = deque([start])
+    near, far = (
+        (LineageEdge.child_batch_id, LineageEdge.parent_batch_id)
+        if up
+        else (
+            LineageEdge.parent_batch_id,
+            LineageEdge.child_batch_id,
+        )
+    )
+    while queue:
+        current = queue.popleft()
+        for nxt in session.scalars(select(far).where(near == current).order_by(far)):
+            if nxt not in seen:
+                seen.add(nxt)
+                order.append(nxt)
+                queue.append(nxt)
+    return order
 
 
 def _inherited_conformity(kind: str, states: list[BatchState]) -> str:

@@ -99,6 +99,8 @@ class EventRecorder:
         values = validate_payload(event_type, payload)
         previous = self.ctx.previous(client_id)
         if previous is not None:
+            # A retry without an event time means "the time you gave it the first time".
+            moment = previous.entry.event_time if event_time is None else moment
             return self._retry(previous, batch_id, event_type, actor, values, moment, client_id)
         self.ctx.lock_chain(batch_id)
         state = load_state(self.ctx.session, batch_id)
@@ -159,6 +161,7 @@ class EventRecorder:
         correction = {"reason": why, "payload": values}
         previous = self.ctx.previous(client_id)
         if previous is not None and client_id is not None:
+            moment = previous.entry.event_time if event_time is None else moment
             stored = self.ctx.append(batch_id, t.CORRECTED, actor, correction, client_id, moment, target_hash)
             return recorded(stored, created=False)
         if actor != target.author:

@@ -51,9 +51,10 @@ class TraceEnv:
     trace: TraceServices
 
     def at(self, text: str) -> datetime:
-        """Move the clock to `text` (China time, e.g. '2026-06-01 08:00') plus 10 minutes; return the moment."""
+        """`text` (China time, e.g. '2026-06-01 08:00') as a moment; the clock moves to 10 minutes
+        after it unless it is already later (then the event is being recorded late)."""
         moment = datetime.fromisoformat(text).replace(tzinfo=CST)
-        self.clock.set(moment.astimezone(UTC) + timedelta(minutes=10))
+        self.clock.set(max(self.clock.now, moment.astimezone(UTC) + timedelta(minutes=10)))
         return moment
 
     def entry_count(self) -> int:
