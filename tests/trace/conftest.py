@@ -72,7 +72,13 @@ def trace_env(engine: Engine, tmp_path, trace_clock: TraceClock) -> Iterator[Tra
     with Session(write_engine(engine)) as session:
         keystore = KeyStore(session, master, Ledger(session, clock=trace_clock))
         services = trace_services(session, keystore)
-        services.orgs.bootstrap_operator({"id": OPERATOR, "name_zh": "五华县农村电商运营中心", "name_en": "Wuhua County e-commerce operator"})
+        services.orgs.bootstrap_operator(
+            {
+                "id": OPERATOR,
+                "name_zh": "五华县农村电商运营中心",
+                "name_en": "Wuhua County e-commerce operator",
+            }
+        )
         session.commit()
         yield TraceEnv(session, keystore, trace_clock, services)
 
@@ -87,20 +93,59 @@ def county(trace_env: TraceEnv) -> TraceEnv:
         {"id": "wuhua.hengpi.xiaping", "kind": "village", "name_zh": "夏坪村", "parent": "wuhua.hengpi"},
         {"id": "wuhua.changbu", "kind": "town", "name_zh": "长布镇", "parent": "wuhua"},
         {"id": "wuhua.changbu.yuanqiao", "kind": "village", "name_zh": "元桥村", "parent": "wuhua.changbu"},
-        {"id": "field-a", "kind": "field", "name_zh": "夏坪村一号地", "parent": "wuhua.hengpi.xiaping", "latitude": "23.93", "longitude": "115.77"},
+        {
+            "id": "field-a",
+            "kind": "field",
+            "name_zh": "夏坪村一号地",
+            "parent": "wuhua.hengpi.xiaping",
+            "latitude": "23.93",
+            "longitude": "115.77",
+        },
         {"id": "county-warehouse", "kind": "warehouse", "name_zh": "县级仓储中心", "parent": "wuhua"},
-        {"id": "county-cold-store", "kind": "cold_store", "name_zh": "县冷链仓", "parent": "wuhua", "gln": "6901234000016"},
+        {
+            "id": "county-cold-store",
+            "kind": "cold_store",
+            "name_zh": "县冷链仓",
+            "parent": "wuhua",
+            "gln": "6901234000016",
+        },
         {"id": "packing-hall", "kind": "facility", "name_zh": "包装车间", "parent": "wuhua"},
     ):
         t.places.register(OPERATOR, place)
     for org in (
-        {"id": "coop-hengpi", "kind": "cooperative", "name_zh": "横陂果蔬专业合作社", "place": "wuhua.hengpi"},
-        {"id": "coop-changbu", "kind": "cooperative", "name_zh": "长布红薯专业合作社", "place": "wuhua.changbu"},
-        {"id": "household-li", "kind": "household", "name_zh": "李家", "parent": "coop-hengpi", "poverty_household": True},
+        {
+            "id": "coop-hengpi",
+            "kind": "cooperative",
+            "name_zh": "横陂果蔬专业合作社",
+            "place": "wuhua.hengpi",
+        },
+        {
+            "id": "coop-changbu",
+            "kind": "cooperative",
+            "name_zh": "长布红薯专业合作社",
+            "place": "wuhua.changbu",
+        },
+        {
+            "id": "household-li",
+            "kind": "household",
+            "name_zh": "李家",
+            "parent": "coop-hengpi",
+            "poverty_household": True,
+        },
         {"id": "lab-meizhou", "kind": "lab", "name_zh": "梅州市农产品质量检测中心"},
         {"id": "carrier-sf", "kind": "carrier", "name_zh": "五华县顺达物流"},
-        {"id": "town-hengpi", "kind": "town_centre", "name_zh": "横陂镇电商服务中心", "place": "wuhua.hengpi"},
-        {"id": "station-xiaping", "kind": "village_station", "name_zh": "夏坪村电商服务站", "place": "wuhua.hengpi.xiaping"},
+        {
+            "id": "town-hengpi",
+            "kind": "town_centre",
+            "name_zh": "横陂镇电商服务中心",
+            "place": "wuhua.hengpi",
+        },
+        {
+            "id": "station-xiaping",
+            "kind": "village_station",
+            "name_zh": "夏坪村电商服务站",
+            "place": "wuhua.hengpi.xiaping",
+        },
         {"id": "packer-wuhua", "kind": "packing_station", "name_zh": "五华县农产品包装站"},
         {"id": "shop-wuhua", "kind": "seller", "name_zh": "五华特产网店"},
     ):
