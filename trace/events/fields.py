@@ -202,16 +202,13 @@ def Choice(choices: Sequence[str], **kwargs: Any) -> fields.String:
 
 
 def ListOf(item: fields.Field, *, maximum: int, minimum: int = 1, **kwargs: Any) -> fields.List:
-    if minimum:
-        error = f"expected {minimum} to {maximum} items, found {{length}}"
-    else:
-        error = f"expected at most {maximum} items, found {{length}}"
-    return fields.List(
-        item,
-        validate=validate.Length(min=minimum, max=maximum, error=error),
-        error_messages={"invalid": "expected a list"},
-        **kwargs,
-    )
+    expected = f"{minimum} to {maximum}" if minimum else f"at most {maximum}"
+
+    def length(value: list[Any]) -> None:
+        if not minimum <= len(value) <= maximum:
+            raise ValidationError(f"expected {expected} items, found {len(value)}")
+
+    return fields.List(item, validate=length, error_messages={"invalid": "expected a list"}, **kwargs)
 
 
 def jsonable(value: Any) -> Any:
