@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, has_request_context, json, request
+from flask import Flask, Response, current_app, g, has_request_context, json, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, InternalServerError, UnprocessableEntity
 
@@ -140,10 +140,15 @@ def _body(status: int, title: str, slug: str, detail: str, **extensions: Any) ->
 
 
 def _field_errors(errors: Mapping[str, str], where: str | None = None) -> list[dict[str, str]]:
+    # Registry services name fields "place.id", "org.kind"; where the request body is that
+    # object itself, the view sets g.api_body_prefix and the field is named as sent: "id".
+    prefix = g.get("api_body_prefix") if has_request_context() else None
     out = []
     for field, message in errors.items():
         field = field or "(body)"
         message = message.removeprefix(f"{field}: ")
+        if prefix and field.startswith(prefix + "."):
+            field = field[len(prefix) + 1 :]
         item = {"field": field, "message": message}
         if where:
             item["in"] = where

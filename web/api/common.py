@@ -6,7 +6,7 @@ from collections.abc import Callable
 from copy import deepcopy
 from typing import Any, TypeVar
 
-from flask import request
+from flask import g, request
 from flask_smorest.utils import deepupdate
 from marshmallow import RAISE, Schema, fields
 
@@ -47,6 +47,11 @@ class EventEnvelope(Schema):
 def envelope(data: Any = None, schema: type[Schema] = EventEnvelope) -> dict[str, Any]:
     """The body checked against `schema`'s fields (unknown ones refused); values left raw."""
     return schema().load(json_object() if data is None else data)
+
+
+def body_is(prefix: str) -> None:
+    """The body is the object the domain names `prefix` ("place.id"): errors say "id"."""
+    g.api_body_prefix = prefix
 
 
 def actor() -> str:

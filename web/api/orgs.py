@@ -16,7 +16,7 @@ from farmtrace.trace.models.registry import Org
 from farmtrace.trace.orgs import ORG_KINDS, OrgSchema
 from farmtrace.trace.tokens import SCOPES
 from farmtrace.web.api.auth import requires
-from farmtrace.web.api.common import actor, json_object, request_body
+from farmtrace.web.api.common import actor, body_is, json_object, request_body
 from farmtrace.web.api.context import services
 from farmtrace.web.api.pagination import keyset_page, page, time_filters
 from farmtrace.web.api.schemas.common import TimeRangeQuerySchema, page_schema
@@ -78,6 +78,7 @@ def list_orgs(args: dict[str, Any]) -> Any:
 @bp.response(201, OrgOut)
 def register_org() -> Any:
     """Register an organisation (the county operator only); creates its custodial key."""
+    body_is("org")
     org = services().orgs.register(actor(), json_object())
     return org, 201, {"Location": f"/api/v1/orgs/{org.id}"}
 
@@ -106,6 +107,7 @@ def list_users(org: str) -> Any:
 @bp.response(201, UserOut)
 def add_user(org: str) -> Any:
     """Add a user to the organisation (its own admin, or the operator)."""
+    body_is("user")
     data = json_object()
     if data.setdefault("org", org) != org:
         raise InvalidInput(

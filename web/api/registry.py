@@ -18,7 +18,7 @@ from farmtrace.trace.models.registry import Place, Product
 from farmtrace.trace.places import PLACE_KINDS, PlaceSchema
 from farmtrace.trace.products import CATEGORIES, ProductSchema
 from farmtrace.web.api.auth import requires
-from farmtrace.web.api.common import actor, json_object, request_body
+from farmtrace.web.api.common import actor, body_is, json_object, request_body
 from farmtrace.web.api.context import services
 from farmtrace.web.api.pagination import keyset_page, page, time_filters
 from farmtrace.web.api.schemas.common import TimeRangeQuerySchema, page_schema
@@ -101,6 +101,7 @@ def list_places(args: dict[str, Any]) -> Any:
 @bp.response(201, PlaceOut)
 def register_place() -> Any:
     """Register a place (administrative places: the operator; storage, fields, shops: anyone)."""
+    body_is("place")
     place = services().places.register(actor(), json_object())
     return place, 201, {"Location": f"/api/v1/places/{place.id}"}
 
@@ -143,6 +144,7 @@ def list_products(args: dict[str, Any]) -> Any:
 @bp.response(201, ProductOut)
 def register_product() -> Any:
     """Register a product of the acting organisation (the operator: of any owner)."""
+    body_is("product")
     product = services().products.register(actor(), json_object())
     return product, 201, {"Location": f"/api/v1/products/{product.id}"}
 
@@ -169,6 +171,7 @@ def list_certificates(product: str) -> Any:
 @bp.response(201, CertificateOut)
 def add_certificate(product: str) -> Any:
     """Record a certificate of the product (its owner, or the operator)."""
+    body_is("certificate")
     svc = services()
     row = svc.products.add_certificate(actor(), product, json_object())
     views = svc.products.certificates(product)

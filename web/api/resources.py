@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
-from farmtrace.web.api import batches, codes, entries, events, flows, meta, orgs, registry
+from farmtrace.web.api import batches, codes, documents, entries, events, flows, meta, orgs, registry
 
-BLUEPRINTS = [meta.bp, orgs.bp, registry.bp, batches.bp, events.bp, flows.bp, codes.bp, entries.bp]
+BLUEPRINTS = [
+    meta.bp,
+    orgs.bp,
+    registry.bp,
+    batches.bp,
+    events.bp,
+    flows.bp,
+    codes.bp,
+    documents.bp,
+    entries.bp,
+]
