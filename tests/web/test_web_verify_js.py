@@ -1,0 +1,690 @@
+"""Consumer-side verification: web/static/verify.js in real headless Chromium, and
+`farmtrace verify-url`, both against a live server on a socket.
+
+The script must reach the same verdict, with the same message, as
+ledger.bundle_verify.verify_bundle on the same bytes; every tampering test checks both.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import rfc8785
+from browser import Browser, Page, live_server
+from click.testing import CliRunner, Result
+from flask import Blueprint, Flask, jsonify, request
+from markupsafe import escape
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from farmtrace.ledger.append import Draft, Ledger
+from farmtrace.ledger.bundle_verify import verify_bundle
+from farmtrace.ledger.canonical import canonical_bytes
+from farmtrace.ledger.checkpoint import Checkpoint, sign_checkpoint
+from farmtrace.ledger.db import create_db_engine, write_engine
+from farmtrace.ledger.encoding import b64decode, b64encode
+from farmtrace.ledger.errors import VerificationError
+from farmtrace.ledger.keys import MasterKey, SigningKey
+from farmtrace.ledger.keystore import KeyStore
+from farmtrace.ledger.note import SignerKey, VerifierKey, format_verifier_key
+from farmtrace.ledger.sequencer import integrate
+from farmtrace.web.app import create_app
+from farmtrace.web.cli import main
+from farmtrace.web.settings import Settings
+
+ORIGIN = "trace.example.org/farmtrace-log"
+FARMTRACE = str(Path(sys.executable).with_name("farmtrace"))
+SETTLED = "document.getElementById('verify').dataset.state !== 'running'"
+# What a producer might type: Chinese, an emoji (astral), quotes, markup, a control character.
+TRICKY_PAYLOAD = {
+    "product": "赣南脐橙 🍊",
+    "note": 'said "ok" </script><b>\u0007',
+    "dose_kg_per_mu": "12.5",
+    "counts": [0, -1, 2**53 - 1],
+    "nested": {"\U0001f600": 1, "\uffff": 2, "a": None, "b": True},
+}
+
+
+class Clock:
+    """Moves 1 ms per reading, so a revocation is never in the same millisecond as an entry."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 9, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+
+@dataclass
+class Store:
+    engine: Engine
+    settings: Settings
+    root_public_key: bytes
+    log_signer: SignerKey
+
+    @property
+    def root_b64(self) -> str:
+        return b64encode(self.root_public_key)
+
+    def app(self) -> Flask:
+        app = create_app(self.settings, engine=self.engine)
+        app.register_blueprint(pages_for_tests(self.root_b64))
+        return app
+
+
+def pages_for_tests(root_b64: str) -> Blueprint:
+    """Test-only pages, same-origin with /bundle/..., standing in for the scan page."""
+    bp = Blueprint("verify_test_pages", __name__)
+
+    @bp.get("/_test/verify/<batch>")
+    def verify_page(batch: str) -> str:
+        lang = request.args.get("lang", "zh")
+        root = request.args.get("root", root_b64)
+        origin = request.args.get("origin", ORIGIN)
+        return (
+            f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<title>verify</title><link rel="stylesheet" href="/static/site.css">'
+            '<script src="/static/verify.js" defer></script></head><body><main>'
+            f'<section id="verify" data-bundle-url="/bundle/{escape(batch)}.json" '
+            f'data-batch="{escape(batch)}" data-root-key="{escape(root)}" data-origin="{escape(origin)}">'
+            "<p>本页会在您的手机上验证这批产品的记录。</p></section></main></body></html>"
+        )
+
+    @bp.get("/_test/blank")
+    def blank() -> str:
+        return '<!doctype html><html lang="en"><head><script src="/static/verify.js"></script></head></html>'
+
+    @bp.get("/_test/resolve/<serial>")
+    def resolve(serial: str):  # type: ignore[no-untyped-def]
+        # Stands in for the code resolver: a scan URL answers JSON naming its batch.
+        return jsonify({"serial": serial, "batch": {"id": "B1"}})
+
+    return bp
+
+
+def build_store(engine: Engine, home: Path) -> Store:
+    """Key history with a rotation, batch B1 (two organisations, tricky payload, one entry
+    not yet in the checkpoint), filler batch B0 so proofs have several levels."""
+    clock = Clock()
+    with Session(write_engine(engine)) as session:
+        ledger = Ledger(session, clock=clock)
+        keystore = KeyStore(session, MasterKey.load_or_create(home / "master.key"), ledger)
+        keys = keystore.bootstrap("county")
+        coop = keystore.create_org_key("coop-1")
+        lab = keystore.create_org_key("lab-1")
+        when = clock.now
+        ledger.open_chain(Draft("B0", "batch.registered", when, "coop-1", "b0"), coop)
+        for i in range(40):
+            ledger.append(Draft("B0", "farming.input", when, "coop-1", f"b0-{i}", {"n": i}), coop)
+        ledger.open_chain(Draft("B1", "batch.registered", when, "coop-1", "reg", {"product": "脐橙"}), coop)
+        ledger.append(Draft("B1", "farming.input", when, "coop-1", "f1", TRICKY_PAYLOAD), coop)
+        ledger.append(Draft("B1", "lab.tested", when, "lab-1", "t1", {"verdict": "pass"}), lab)
+        coop2 = keystore.rotate("coop-1")
+        ledger.append(Draft("B1", "batch.packed", when, "coop-1", "p1", {"items": 120}), coop2)
+        signer = SignerKey(ORIGIN, keys.log.seed)
+        integrate(session, signer)
+        ledger.append(Draft("B1", "logistics.pickup", when, "coop-1", "l1"), coop2)  # not integrated
+        session.commit()
+    settings = Settings.from_env(
+        {
+            "FARMTRACE_HOME": str(home),
+            "FARMTRACE_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "FARMTRACE_LOG_ORIGIN": ORIGIN,
+        }
+    )
+    return Store(engine, settings, keys.root.public_key, signer)
+
+
+@pytest.fixture(scope="module")
+def clean_store(database_factory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One store for the tests that only read; tests that tamper get their own (`store`)."""
+    engine = create_db_engine(database_factory.new_url())
+    yield build_store(engine, tmp_path_factory.mktemp("clean-store"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def clean_server(clean_store: Store) -> Iterator[str]:
+    with live_server(clean_store.app()) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def clean_bundle(clean_server: str) -> dict:
+    return get_bundle(clean_server)
+
+
+@pytest.fixture
+def store(engine: Engine, tmp_path: Path) -> Store:
+    return build_store(engine, tmp_path)
+
+
+@pytest.fixture
+def server(store: Store) -> Iterator[str]:
+    with live_server(store.app()) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with Browser.launch() as launched:
+        yield launched
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    with browser.new_page() as opened:
+        yield opened
+
+
+def get_bundle(base_url: str, batch: str = "B1") -> dict:
+    with urllib.request.urlopen(f"{base_url}/bundle/{batch}.json") as response:
+        return json.load(response)
+
+
+def python_verdict(bundle: dict, root: bytes) -> str:
+    try:
+        verify_bundle(bundle, root, ORIGIN)
+    except VerificationError as exc:
+        return str(exc)
+    return "verified"
+
+
+def js_verdict(page: Page, bundle: dict, root: bytes, ed25519: bool = True) -> dict:
+    """Run FarmtraceVerify.verifyBundle in the page on exactly these bundle bytes."""
+    return page.evaluate(
+        f"""FarmtraceVerify.verifyBundle(JSON.parse({json.dumps(json.dumps(bundle))}),
+            Uint8Array.from(atob({json.dumps(b64encode(root))}), c => c.charCodeAt(0)),
+            {json.dumps(ORIGIN)}, {json.dumps(ed25519)})
+          .then(v => ({{verdict: v}}), e => ({{error: e.message, ui: e.ui, where: e.where}}))"""
+    )
+
+
+# -- the verifying page --------------------------------------------------------------------
+
+
+def verify_page(page: Page, base_url: str, batch: str = "B1", **query: str) -> str:
+    params = "&".join(f"{k}={urllib.request.quote(v, safe='')}" for k, v in query.items())
+    page.goto(f"{base_url}/_test/verify/{batch}?{params}", wait_for=SETTLED)
+    return page.text("#verify")
+
+
+def test_a_clean_batch_verifies_on_the_phone(page: Page, clean_server: str, clean_store: Store) -> None:
+    started = time.monotonic()
+    shown = verify_page(page, clean_server)
+    elapsed = time.monotonic() - started
+    bundle = get_bundle(clean_server)
+    verdict = verify_bundle(bundle, clean_store.root_public_key, ORIGIN)
+    assert page.attribute("#verify", "data-state") == "verified"
+    assert f"在本机验证通过：{verdict.entries} 条记录，检查点 #{verdict.tree_size}" in shown
+    assert (verdict.entries, verdict.included) == (5, 4)
+    assert "最新的 1 条记录还没有写入公开检查点" in shown
+    assert not [line for line in page.console if "exception" in line or "Content Security Policy" in line]
+    shot = page.screenshot("verify-js-clean-zh")
+    assert shot.stat().st_size > 1000
+    script = next(r for r in page.responses if r.url.endswith("/static/verify.js"))
+    print(f"\nverify.js: {script.encoded_bytes} bytes on the wire; page verified in {elapsed * 1000:.0f} ms")
+
+
+def test_the_page_speaks_english_when_the_html_says_so(page: Page, clean_server: str) -> None:
+    shown = verify_page(page, clean_server, lang="en")
+    assert "Verified on this phone: 5 records, checkpoint #" in shown
+    assert "The newest 1 records are not in a published checkpoint yet" in shown
+    page.screenshot("verify-js-clean-en")
+
+
+def test_a_large_batch_verifies_quickly(page: Page, clean_server: str) -> None:
+    started = time.monotonic()
+    shown = verify_page(page, clean_server, batch="B0")
+    elapsed = time.monotonic() - started
+    assert "在本机验证通过：41 条记录" in shown
+    print(f"\n41-entry batch verified in the browser in {elapsed * 1000:.0f} ms")
+    assert elapsed < 5
+
+
+def test_same_verdict_as_python_on_the_clean_bundle(
+    page: Page, clean_server: str, clean_store: Store
+) -> None:
+    page.goto(f"{clean_server}/_test/blank")
+    bundle = get_bundle(clean_server)
+    result = js_verdict(page, bundle, clean_store.root_public_key)
+    python = verify_bundle(bundle, clean_store.root_public_key, ORIGIN)
+    assert result["verdict"] == {
+        "batch": python.batch,
+        "entries": python.entries,
+        "included": python.included,
+        "treeSize": python.tree_size,
+        "origin": python.log_origin,
+        "signaturesChecked": True,
+    }
+
+
+# -- tampered stores: the database edited behind the application's back ---------------------
+
+
+def bypass_triggers(engine: Engine, statements: list[tuple[str, dict]]) -> None:
+    """Run UPDATEs that the append-only triggers refuse, as an intruder with database access would."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            for sql, params in statements:
+                connection.execute(text(sql), params)
+            return
+        triggers = connection.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_no_update'")
+        ).all()
+        for name, _sql in triggers:
+            connection.exec_driver_sql(f"DROP TRIGGER {name}")
+        for sql, params in statements:
+            connection.execute(text(sql), params)
+        for _name, sql in triggers:
+            connection.exec_driver_sql(sql)
+
+
+def edit_payload(engine: Engine, batch: str, seq: int, change: dict) -> None:
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT canonical FROM ledger_entry WHERE batch = :b AND seq = :s"), {"b": batch, "s": seq}
+        ).scalar_one()
+    fields = json.loads(bytes(stored))
+    fields["payload"].update(change)
+    bypass_triggers(
+        engine,
+        [
+            (
+                "UPDATE ledger_entry SET canonical = :c WHERE batch = :b AND seq = :s",
+                {"c": canonical_bytes(fields), "b": batch, "s": seq},
+            )
+        ],
+    )
+
+
+def replace_checkpoint(engine: Engine, note: str) -> None:
+    bypass_triggers(
+        engine,
+        [
+            (
+                "UPDATE ledger_checkpoint SET note = :n "
+                "WHERE tree_size = (SELECT MAX(tree_size) FROM ledger_checkpoint)",
+                {"n": note},
+            )
+        ],
+    )
+
+
+def latest_note(engine: Engine) -> str:
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT note FROM ledger_checkpoint ORDER BY tree_size DESC LIMIT 1")
+        ).scalar_one()
+
+
+def assert_fails_alike(
+    page: Page, server: str, store: Store, plain_zh: str, detail: str, **query: str
+) -> None:
+    """The page shows the failure in plain words and the technical message verify_bundle gives."""
+    shown = verify_page(page, server, **query)
+    root = b64decode(query.get("root", store.root_b64), "root")
+    expected = python_verdict(get_bundle(server), root)
+    assert detail in expected
+    assert page.attribute("#verify", "data-state") == "failed"
+    assert "验证失败：" + plain_zh in shown
+    assert "技术细节：" + expected in shown
+
+
+def test_an_edited_payload_fails_naming_the_entry(page: Page, server: str, store: Store) -> None:
+    edit_payload(store.engine, "B1", 1, {"dose_kg_per_mu": "1.25"})
+    assert_fails_alike(
+        page,
+        server,
+        store,
+        "记录 B1/1 的签名不符：签名后内容被改动，或并非登记的密钥所签。",
+        "B1/1: signature does not verify with the key",
+    )
+    page.screenshot("verify-js-tampered-payload")
+
+
+def test_an_edited_last_integrated_entry_fails_the_same_way(page: Page, server: str, store: Store) -> None:
+    edit_payload(store.engine, "B1", 4, {"forged": "yes"})
+    assert_fails_alike(page, server, store, "记录 B1/4 的签名不符", "B1/4: signature does not verify")
+
+
+def test_a_forged_checkpoint_fails(page: Page, server: str, store: Store) -> None:
+    lines = latest_note(store.engine).split("\n")
+    forger = SignerKey(ORIGIN, SigningKey.generate().seed)
+    forged = sign_checkpoint(Checkpoint(lines[0], int(lines[1]), b64decode(lines[2], "root")), forger)
+    replace_checkpoint(store.engine, forged)
+    assert_fails_alike(
+        page,
+        server,
+        store,
+        "公开日志的检查点没有登记的日志密钥的有效签名。",
+        "checkpoint: not signed by a registered log key (note: no signature by a known key",
+    )
+    page.screenshot("verify-js-forged-checkpoint")
+
+
+def test_a_checkpoint_with_a_moved_root_fails(page: Page, server: str, store: Store) -> None:
+    note = latest_note(store.engine)
+    lines = note.split("\n")
+    lines[2] = b64encode(bytes(32))  # the log's real signature line, over different text now
+    replace_checkpoint(store.engine, "\n".join(lines))
+    assert_fails_alike(
+        page,
+        server,
+        store,
+        "公开日志的检查点没有登记的日志密钥的有效签名。",
+        "(note: invalid signature by known key trace.example.org/farmtrace-log+",
+    )
+
+
+def test_a_wrong_pinned_root_key_trusts_nothing(page: Page, clean_server: str, clean_store: Store) -> None:
+    other = b64encode(SigningKey.generate().public_key)
+    assert_fails_alike(
+        page,
+        clean_server,
+        clean_store,
+        "密钥登记 keys/0 不是由本站公布的根密钥签署的。",
+        "keys/0: signed by k",
+        root=other,
+    )
+
+
+def test_a_bundle_for_another_batch_is_refused(page: Page, clean_server: str, clean_store: Store) -> None:
+    # The page names B1; a clean_server answering with B0's (genuine) bundle must not pass.
+    page.goto(f"{clean_server}/_test/blank")
+    script = """(async () => {
+          const s = document.createElement('section');
+          s.id = 'verify';
+          Object.assign(s.dataset, {bundleUrl: '/bundle/B0.json', batch: 'B1', rootKey: ROOT, origin: ORIGIN});
+          document.body.appendChild(s);
+          await FarmtraceVerify.run(s);
+          return [s.dataset.state, s.innerText];
+        })()"""
+    result = page.evaluate(
+        script.replace("ROOT", json.dumps(clean_store.root_b64)).replace("ORIGIN", json.dumps(ORIGIN))
+    )
+    assert result[0] == "failed"
+    assert "proof bundle: is for batch B0, the page names B1" in result[1]
+
+
+# -- the same message as Python for every mutation of the bundle ----------------------------
+
+
+def _mutations() -> list[tuple[str, object]]:
+    def swap(b: dict) -> None:
+        b["entries"].insert(1, b["entries"].pop(2))
+
+    def resign_checkpoint(b: dict) -> None:
+        lines = b["checkpoint"].split("\n")
+        forger = SignerKey(lines[0], SigningKey.generate().seed)
+        b["checkpoint"] = sign_checkpoint(
+            Checkpoint(lines[0], int(lines[1]), b64decode(lines[2], "root")), forger
+        )
+
+    return [
+        ("payload edited", lambda b: b["entries"][1]["entry"]["payload"].update(dose_kg_per_mu="15")),
+        ("entry removed", lambda b: b["entries"].pop(1)),
+        ("entries swapped", swap),
+        ("signature swapped", lambda b: b["entries"][2].update(signature=b["entries"][1]["signature"])),
+        ("signature truncated", lambda b: b["entries"][2].update(signature=b64encode(bytes(63)))),
+        ("head proof bent", lambda b: b["head_proof"]["hashes"].reverse()),
+        ("head proof short", lambda b: b["head_proof"]["hashes"].pop()),
+        ("head proof for another size", lambda b: b["head_proof"].update(tree_size=3)),
+        ("head proof index", lambda b: b["head_proof"].update(leaf_index=10**6)),
+        ("key entry dropped", lambda b: b["keys"].pop(3)),
+        ("log key dropped", lambda b: b["keys"].pop(1)),
+        ("key proof missing", lambda b: b["keys"][2].update(proof=None)),
+        ("key proof bent", lambda b: b["keys"][2]["proof"]["hashes"].reverse()),
+        ("key entry edited", lambda b: b["keys"][2]["entry"]["payload"].update(org="coop-2")),
+        ("checkpoint re-signed", resign_checkpoint),
+        (
+            "checkpoint without signatures",
+            lambda b: b.update(checkpoint=b["checkpoint"].split("\n\n")[0] + "\n"),
+        ),
+        ("batch renamed", lambda b: b.update(batch="B9")),
+        (
+            "recorded before the key",
+            lambda b: b["entries"][4]["entry"].update(recorded_at="2000-01-01T00:00:00.000Z"),
+        ),
+        ("unknown version", lambda b: b.update(version=2)),
+        ("prev not base64", lambda b: b["entries"][1]["entry"].update(prev="not base64!")),
+        ("unknown entry field", lambda b: b["entries"][0]["entry"].update(extra=1)),
+        (
+            "bad recorded_at",
+            lambda b: b["entries"][0]["entry"].update(recorded_at="2026-02-30T00:00:00.000Z"),
+        ),
+        ("entry too big", lambda b: b["entries"][1]["entry"]["payload"].update(big="x" * 70000)),
+        ("float in payload", lambda b: b["entries"][1]["entry"]["payload"].update(dose=1.5)),
+        ("missing keys", lambda b: b.pop("keys")),
+    ]
+
+
+MUTATIONS = _mutations()
+
+
+@pytest.mark.parametrize(("name", "change"), MUTATIONS, ids=[name for name, _ in MUTATIONS])
+def test_js_and_python_name_the_same_failure(
+    page: Page, clean_server: str, clean_store: Store, clean_bundle: dict, name: str, change
+) -> None:
+    bundle = copy.deepcopy(clean_bundle)
+    change(bundle)
+    expected = python_verdict(bundle, clean_store.root_public_key)
+    assert expected != "verified"
+    page.goto(f"{clean_server}/_test/blank")
+    result = js_verdict(page, bundle, clean_store.root_public_key)
+    assert result.get("error") == expected
+
+
+# -- where WebCrypto has no Ed25519 -----------------------------------------------------------
+
+NO_ED25519 = """(() => {
+  const isEd = (a) => String((a && a.name) || a).toLowerCase() === 'ed25519';
+  for (const name of ['importKey', 'verify', 'generateKey']) {
+    const original = SubtleCrypto.prototype[name];
+    SubtleCrypto.prototype[name] = function (...args) {
+      if (args.some(isEd)) return Promise.reject(new DOMException('Algorithm: Unrecognized name', 'NotSupportedError'));
+      return original.apply(this, args);
+    };
+  }
+})();"""
+
+
+@pytest.fixture
+def old_phone(browser: Browser) -> Iterator[Page]:
+    with browser.new_page(init_scripts=[NO_ED25519]) as opened:
+        yield opened
+
+
+def test_without_ed25519_hashes_and_proofs_are_still_checked(old_phone: Page, clean_server: str) -> None:
+    shown = verify_page(old_phone, clean_server)
+    assert old_phone.evaluate("FarmtraceVerify.hasEd25519()") is False
+    assert old_phone.attribute("#verify", "data-state") == "partial"
+    assert "在本机核对了哈希和证明：5 条记录，检查点 #" in shown
+    assert "签名未在本机检查" in shown
+    old_phone.screenshot("verify-js-no-ed25519")
+    shown = verify_page(old_phone, clean_server, lang="en")
+    assert "Signatures not checked on this phone" in shown
+
+
+def test_without_ed25519_an_edited_entry_still_breaks_the_chain(
+    old_phone: Page, server: str, store: Store
+) -> None:
+    edit_payload(store.engine, "B1", 1, {"dose_kg_per_mu": "1.25"})
+    shown = verify_page(old_phone, server)
+    assert old_phone.attribute("#verify", "data-state") == "failed"
+    assert "记录 B1/2 与前一条记录接不上" in shown
+    assert "B1/2: prev does not match the hash of entry 1" in shown
+
+
+def test_without_ed25519_a_moved_checkpoint_root_fails_the_proofs(
+    old_phone: Page, server: str, store: Store
+) -> None:
+    lines = latest_note(store.engine).split("\n")
+    lines[2] = b64encode(bytes(32))
+    replace_checkpoint(store.engine, "\n".join(lines))
+    shown = verify_page(old_phone, server)
+    assert old_phone.attribute("#verify", "data-state") == "failed"
+    assert "keys/0: " not in shown or "inclusion proof: computed root" in shown
+    assert "inclusion proof: computed root" in shown
+
+
+# -- JCS conformance: the script's canonical bytes equal Python rfc8785's ---------------------
+
+TRICKY_CHARS = (
+    [chr(c) for c in range(0x20)]
+    + ['"', "\\", "/", "\x7f", "\u0080", "\u00e9", "\u2028", "\u2029", "\ufeff", "\ud7ff", "\ue000"]
+    + ["\uffff", "\U00010000", "\U0001f600", "\U0010ffff", "中", "文", "é", "e\u0301", "<", ">", "&"]
+    + ["a", "b", "A", "Z", "0", " ", "\u00df", "\u212b"]
+)
+
+
+def random_string(rng: random.Random) -> str:
+    return "".join(rng.choice(TRICKY_CHARS) for _ in range(rng.randint(0, 6)))
+
+
+def random_value(rng: random.Random, depth: int = 0) -> object:
+    kind = rng.randint(0, 9 if depth < 3 else 5)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind <= 2:
+        return rng.choice([0, 1, -1, 2**53 - 1, -(2**53 - 1), 10**15, rng.randint(-(2**53 - 1), 2**53 - 1)])
+    if kind <= 5:
+        return random_string(rng)
+    if kind <= 7:
+        return [random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {random_string(rng): random_value(rng, depth + 1) for _ in range(rng.randint(0, 6))}
+
+
+def jcs_corpus() -> list[str]:
+    fixed = [
+        '{"\\u20ac":1,"\\r":2,"\\ud83d\\ude00":3,"\\ufb33":4,"1":5,"\\u0080":6,"\\u00f6":7}',
+        '{"b":[],"a":{},"":null,"aa":"","A":"\\u001f\\u007f\\u2028"}',
+        '[-0, 0, 9007199254740991, -9007199254740991, "\\/", "\\u00e9"]',
+        '"\\ud800\\udc00\\udbff\\udfff\\ufffd"',
+        '{"\\uffff":1,"\\ud800\\udc00":2,"\\ue000":3}',
+    ]
+    rng = random.Random(8785)
+    return fixed + [json.dumps(random_value(rng), ensure_ascii=rng.random() < 0.5) for _ in range(400)]
+
+
+def test_jcs_matches_python_rfc8785_byte_for_byte(page: Page, clean_server: str) -> None:
+    page.goto(f"{clean_server}/_test/blank")
+    corpus = jcs_corpus()
+    results = page.evaluate(
+        f"""JSON.parse({json.dumps(json.dumps(corpus))}).map(t => {{
+              const bytes = new TextEncoder().encode(FarmtraceVerify.canonicalize(JSON.parse(t)));
+              return btoa(Array.from(bytes, b => String.fromCharCode(b)).join(''));
+            }})"""
+    )
+    assert len(results) == len(corpus)
+    for text_, got in zip(corpus, results, strict=True):
+        assert base64.b64decode(got) == rfc8785.dumps(json.loads(text_)), text_
+
+
+def test_jcs_refuses_what_ledger_json_refuses(page: Page, clean_server: str) -> None:
+    page.goto(f"{clean_server}/_test/blank")
+    refused = page.evaluate(
+        """['1.5', '1e300', '9007199254740992', '"\\\\ud800"', '{"\\\\udc00": 1}'].map(t => {
+             try { FarmtraceVerify.canonicalize(JSON.parse(t)); return 'accepted ' + t; }
+             catch (e) { return 'refused'; }
+           })"""
+    )
+    assert refused == ["refused"] * 5
+
+
+# -- farmtrace verify-url against a live server -------------------------------------------------
+
+
+def verify_url(*args: str) -> Result:
+    """The command in-process (the CLI's import takes seconds); the server is still a socket."""
+    return CliRunner().invoke(main, ["verify-url", *args], env={"FARMTRACE_HOME": "/nonexistent"})
+
+
+def test_verify_url_runs_as_a_real_process(clean_server: str, clean_store: Store) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FARMTRACE_")}
+    result = subprocess.run(
+        [FARMTRACE, "verify-url", f"{clean_server}/batch/B1", "--root-key", clean_store.root_b64],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("verified: batch B1, 5 records")
+
+
+def test_verify_url_checks_a_batch_url(clean_server: str, clean_store: Store) -> None:
+    result = verify_url(f"{clean_server}/batch/B1", "--root-key", clean_store.root_b64, "--origin", ORIGIN)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        f"verified: batch B1, 5 records (4 in the checkpoint), checkpoint {ORIGIN} #"
+    )
+    assert (
+        "the newest 1 records are signed and chained but not yet in a published checkpoint" in result.stdout
+    )
+
+
+def test_verify_url_accepts_a_bundle_url_and_a_vkey_file(
+    clean_server: str, clean_store: Store, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "root.vkey"
+    key_file.write_text(format_verifier_key(VerifierKey("county-root", clean_store.root_public_key)) + "\n")
+    result = verify_url(f"{clean_server}/bundle/B0.json", "--root-key", str(key_file), "--json")
+    assert result.exit_code == 0, result.output
+    verdict = json.loads(result.stdout)
+    assert (verdict["verified"], verdict["batch"], verdict["entries"]) == (True, "B0", 41)
+
+
+def test_verify_url_asks_a_scan_url_for_its_batch(clean_server: str, clean_store: Store) -> None:
+    result = verify_url(f"{clean_server}/_test/resolve/ABC123", "--root-key", clean_store.root_b64)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("verified: batch B1, 5 records")
+
+
+def test_verify_url_fails_on_a_tampered_store(server: str, store: Store) -> None:
+    edit_payload(store.engine, "B1", 2, {"verdict": "fail"})
+    result = verify_url(f"{server}/batch/B1", "--root-key", store.root_b64)
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == f"NOT VERIFIED: {server}/bundle/B1.json\nB1/2: signature does not verify with the key\n"
+    )
+
+
+def test_verify_url_fails_with_another_root_key(clean_server: str) -> None:
+    other = b64encode(SigningKey.generate().public_key)
+    result = verify_url(f"{clean_server}/batch/B1", "--root-key", other)
+    assert result.exit_code == 1
+    assert "keys/0: signed by k" in result.stderr
+    assert "not by the pinned root key" in result.stderr
+
+
+def test_verify_url_explains_bad_input(clean_server: str) -> None:
+    result = verify_url(f"{clean_server}/batch/NOPE", "--root-key", b64encode(bytes(32)))
+    assert result.exit_code == 1
+    assert (
+        result.stderr.strip()
+        == f"Error: {clean_server}/bundle/NOPE.json: the server answered HTTP 404 NOT FOUND"
+    )
+    result = verify_url(f"{clean_server}/batch/B1", "--root-key", "c2hvcnQ=")
+    assert result.exit_code == 2
+    assert "expected a 32-byte Ed25519 public key, found 5 bytes" in result.stderr
+    result = verify_url(f"{clean_server}/", "--root-key", b64encode(bytes(32)))
+    assert result.exit_code == 1
+    assert "Error:" in result.stderr
