@@ -305,7 +305,8 @@ def _simple_mapper(
     details: dict[str, Any],
     batch_class: tuple[QuantityElement, ...],
 ) -> Callable[[], Event]:
-    step, disposition, name = _SIMPLE[event.type]
+    # Entry types this module does not know (codes.issued, ...) still appear, as observations.
+    step, disposition, name = _SIMPLE.get(event.type, ("ft/" + event.type.replace(".", "_"), None, "record"))
     p = event.payload
     if step.startswith("ft/"):
         step = exporter.step(step[3:])
