@@ -38,6 +38,7 @@ def make_codes_env(county) -> CodesEnv:  # type: ignore[no-untyped-def]
     county.at("2026-03-02 09:00")
     operator = OrgService(t.ctx).operator()
     assert operator is not None
+    operator_id = operator.id  # read now: after the commit below it would start a transaction
     products = (
         ("hengpi-pomelo", "横陂蜜柚", GTIN),
         ("hengpi-tea", "横陂绿茶", GTIN_B),
@@ -71,7 +72,7 @@ def make_codes_env(county) -> CodesEnv:  # type: ignore[no-untyped-def]
         county=county,
         session=county.session,
         codes=CodeService(t.ctx, max_count=2_000_000),
-        operator=operator.id,
+        operator=operator_id,
         batch=batches[0],
         batch_same_product=batches[1],
         batch_other_gtin=batches[2],
