@@ -8,7 +8,6 @@ import click
 
 from farmtrace.web.cli import db, demo, keys, sequencer, serve, witness
 from farmtrace.web.cli.codes import codes
-from farmtrace.web.cli.codes import codes
 from farmtrace.web.cli.verify_url import verify_url
 
 try:
@@ -32,7 +31,6 @@ main.add_command(serve.serve)
 main.add_command(demo.demo)
 main.add_command(keys.keys)
 main.add_command(sequencer.sequencer)
-main.add_command(codes)
 main.add_command(codes)
 main.add_command(witness.witness)
 main.add_command(verify_url)
