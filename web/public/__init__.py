@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from farmtrace.web.public import views  # noqa: E402,F401  (registers routes on bp)
+from farmtrace.web.public import resolver, views  # noqa: E402,F401  (registers routes on bp)
