@@ -7,7 +7,13 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from farmtrace.web.cli import db, demo, keys, sequencer, serve, witness
+from farmtrace.web.cli.batches import batches
 from farmtrace.web.cli.codes import codes
+from farmtrace.web.cli.events import events
+from farmtrace.web.cli.export import export
+from farmtrace.web.cli.orgs import orgs
+from farmtrace.web.cli.places import places
+from farmtrace.web.cli.products import products
 from farmtrace.web.cli.verify_url import verify_url
 
 try:
@@ -32,5 +38,11 @@ main.add_command(demo.demo)
 main.add_command(keys.keys)
 main.add_command(sequencer.sequencer)
 main.add_command(codes)
+main.add_command(orgs)
+main.add_command(places)
+main.add_command(products)
+main.add_command(batches)
+main.add_command(events)
+main.add_command(export)
 main.add_command(witness.witness)
 main.add_command(verify_url)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import click
 
+from farmtrace.ledger.errors import LedgerError
+from farmtrace.ledger.keystore import KeyStore
+from farmtrace.ledger.sequencer import integrate
+from farmtrace.trace.demo import load_demo
+from farmtrace.trace.errors import TraceError
 from farmtrace.web import migrate
-from farmtrace.web.cli.context import connect, load_settings
+from farmtrace.web.cli.context import connect, load_settings, log_signer, master_key, write_session
 from farmtrace.web.cli.serve import run_gunicorn
+from farmtrace.web.cli.trace_glue import one_line
 
 
 @click.command()
@@ -19,6 +25,16 @@ def demo(then_serve: bool, bind: str, workers: int) -> None:
     engine = connect(settings)
     migrate.upgrade(engine)
     click.echo(f"database ready: {engine.url.render_as_string(hide_password=True)}")
+    try:
+        with write_session(engine) as session:
+            keystore = KeyStore(session, master_key(settings))
+            summary = load_demo(session, keystore)
+            checkpoint = integrate(session, log_signer(settings, keystore))
+    except (TraceError, LedgerError) as exc:
+        raise click.ClickException(f"demo data: {one_line(exc)}") from None
+    click.echo(f"demo data: {len(summary.batches)} batches, {summary.created_entries} new entries")
+    if checkpoint is not None:
+        click.echo(f"log checkpoint: tree size {checkpoint.new_size}")
     base = f"http://{bind}"
     click.echo(f"open {base}/ (public)  {base}/console/ (console)  {base}/api/v1/ (API)")
     if then_serve:
