@@ -78,18 +78,24 @@ class RecallService:
         org = self.ctx.active_org(actor)
         if org.kind != "operator" and actor != states[0].owner:
             raise NotPermitted(
-                "actor", f"actor: only the county operator or the owner of {batch_id} ({states[0].owner}) may recall it", "operator_or_owner"
+                "actor",
+                f"actor: only the county operator or the owner of {batch_id} ({states[0].owner}) may recall it",
+                "operator_or_owner",
             )
         current = states[0].active_recall()
         if current is not None:
-            raise RuleViolation("batch", f"batch: {batch_id} is already recalled ({current.recall_id})", "already_recalled")
+            raise RuleViolation(
+                "batch", f"batch: {batch_id} is already recalled ({current.recall_id})", "already_recalled"
+            )
         now = self.ctx.now()
         for state in states:
             check_time(state, "event_time", moment, now)
         entries = []
         for index, state in enumerate(states):
             entry_client = None if client_id is None else f"{client_id}.{index}"
-            entries.append(append_and_project(self.ctx, state, t.RECALL_ISSUED, actor, payload, moment, entry_client))
+            entries.append(
+                append_and_project(self.ctx, state, t.RECALL_ISSUED, actor, payload, moment, entry_client)
+            )
         return RecallResult(recall_id, batch_id, tuple(batches), True, tuple(entries))
 
     def lift(
@@ -105,7 +111,11 @@ class RecallService:
         _check_client_id(client_id)
         moment = event_moment(self.ctx, event_time)
         payload = validate_payload(t.RECALL_LIFTED, {"recall_id": recall_id, "reason": reason})
-        rows = list(self.session.scalars(select(Recall).where(Recall.recall_id == recall_id).order_by(Recall.issue_seq)))
+        rows = list(
+            self.session.scalars(
+                select(Recall).where(Recall.recall_id == recall_id).order_by(Recall.issue_seq)
+            )
+        )
         if not rows:
             raise NotFound("recall_id", f"recall_id: no recall {recall_id!r}")
         origin = rows[0].origin_batch_id
@@ -115,7 +125,9 @@ class RecallService:
         org = self.ctx.active_org(actor)
         if org.kind != "operator" and actor != rows[0].issued_by:
             raise NotPermitted(
-                "actor", f"actor: only the county operator or {rows[0].issued_by}, who issued {recall_id}, may lift it", "operator_or_issuer"
+                "actor",
+                f"actor: only the county operator or {rows[0].issued_by}, who issued {recall_id}, may lift it",
+                "operator_or_issuer",
             )
         if all(r.lifted_at is not None for r in rows):
             raise RuleViolation("recall_id", f"recall_id: {recall_id} was already lifted", "already_lifted")
@@ -127,12 +139,16 @@ class RecallService:
             state = load_state(self.session, batch_id)
             check_time(state, "event_time", moment, now)
             entry_client = None if client_id is None else f"{client_id}.{index}"
-            entries.append(append_and_project(self.ctx, state, t.RECALL_LIFTED, actor, payload, moment, entry_client))
+            entries.append(
+                append_and_project(self.ctx, state, t.RECALL_LIFTED, actor, payload, moment, entry_client)
+            )
         return RecallResult(recall_id, origin, tuple(batches), True, tuple(entries))
 
     def recalls_of(self, batch_id: str) -> list[Recall]:
         require_batch_id(batch_id)
-        return list(self.session.scalars(select(Recall).where(Recall.batch_id == batch_id).order_by(Recall.issued_at)))
+        return list(
+            self.session.scalars(select(Recall).where(Recall.batch_id == batch_id).order_by(Recall.issued_at))
+        )
 
     def _replay(self, recall_id: str, origin: str, batches: list[str], client_id: str) -> RecallResult:
         entries = []
@@ -147,4 +163,6 @@ def _check_client_id(client_id: str | None) -> None:
     if client_id is not None:
         check_client_id("client_id", client_id)
         if len(client_id) > MAX_CLIENT_ID:
-            raise InvalidInput("client_id", f"client_id: expected at most {MAX_CLIENT_ID} characters for a recall")
+            raise InvalidInput(
+                "client_id", f"client_id: expected at most {MAX_CLIENT_ID} characters for a recall"
+            )

@@ -1,8 +1,7 @@
 """One object holding every trace service over one session, for the web layer and the CLI.
 
-    trace = trace_services(session, keystore)          # keystore = KeyStore(session, master, ledger)
-    trace.batches.register("coop-a", {...})
-    session.commit()                                   # the caller owns the transaction
+Build it with `trace_services(session, KeyStore(session, master, ledger))`, call e.g.
+`.batches.register("coop-a", {...})`, then commit the session: the caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -40,7 +39,9 @@ class TraceServices:
     recalls: RecallService
 
 
-def trace_services(session: Session, keystore: KeyStore, clock: Callable[[], datetime] | None = None) -> TraceServices:
+def trace_services(
+    session: Session, keystore: KeyStore, clock: Callable[[], datetime] | None = None
+) -> TraceServices:
     if keystore.session is not session:
         raise ValueError("the key store must use the same session as the trace services")
     ctx = TraceContext(session, keystore, clock)

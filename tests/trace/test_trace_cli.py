@@ -20,7 +20,12 @@ GROUPS = ("orgs", "places", "products", "batches", "events", "export")
 
 def run(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [FARMTRACE, *args], capture_output=True, text=True, env={**os.environ, **env}, input=stdin, timeout=120
+        [FARMTRACE, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        input=stdin,
+        timeout=120,
     )
 
 
@@ -38,7 +43,11 @@ def test_every_trace_command_has_help() -> None:
 
 @pytest.fixture
 def cli_env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {"FARMTRACE_HOME": str(tmp_path), "FARMTRACE_DATABASE_URL": database_url, "FARMTRACE_PUBLIC_BASE_URL": "https://trace.wuhua.example.cn"}
+    return {
+        "FARMTRACE_HOME": str(tmp_path),
+        "FARMTRACE_DATABASE_URL": database_url,
+        "FARMTRACE_PUBLIC_BASE_URL": "https://trace.wuhua.example.cn",
+    }
 
 
 def test_demo_then_scripts_read_and_write(cli_env: dict[str, str], tmp_path: Path) -> None:
@@ -52,29 +61,91 @@ def test_demo_then_scripts_read_and_write(cli_env: dict[str, str], tmp_path: Pat
     assert shown["lineage"]["nodes"][0] == rice and shown["product"]["gtin"] == "06901234500011"
 
     payload = tmp_path / "sale.json"
-    payload.write_text(json.dumps({"channel": "ecommerce", "order_reference": "JD-1", "quantity": "5", "unit": "kg"}))
-    added = run(cli_env, "events", "add", "--type", "sale.recorded", "--batch", rice, "--as", "shop-wuhua", "--json-file", str(payload), "--client-id", "cli-test-1", "--json")
+    payload.write_text(
+        json.dumps({"channel": "ecommerce", "order_reference": "JD-1", "quantity": "5", "unit": "kg"})
+    )
+    added = run(
+        cli_env,
+        "events",
+        "add",
+        "--type",
+        "sale.recorded",
+        "--batch",
+        rice,
+        "--as",
+        "shop-wuhua",
+        "--json-file",
+        str(payload),
+        "--client-id",
+        "cli-test-1",
+        "--json",
+    )
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["created"] is True
-    again = run(cli_env, "events", "add", "--type", "sale.recorded", "--batch", rice, "--as", "shop-wuhua", "--json-file", "-", "--client-id", "cli-test-1", "--json", stdin=payload.read_text())
+    again = run(
+        cli_env,
+        "events",
+        "add",
+        "--type",
+        "sale.recorded",
+        "--batch",
+        rice,
+        "--as",
+        "shop-wuhua",
+        "--json-file",
+        "-",
+        "--client-id",
+        "cli-test-1",
+        "--json",
+        stdin=payload.read_text(),
+    )
     assert json.loads(again.stdout)["created"] is False
 
-    refused = run(cli_env, "events", "add", "--type", "sale.recorded", "--batch", rice, "--as", "coop-changbu", "--json-file", str(payload))
+    refused = run(
+        cli_env,
+        "events",
+        "add",
+        "--type",
+        "sale.recorded",
+        "--batch",
+        rice,
+        "--as",
+        "coop-changbu",
+        "--json-file",
+        str(payload),
+    )
     assert refused.returncode == 1
     assert refused.stderr == (
         f"Error: actor: only the current custodian of {rice} (shop-wuhua) may record sale.recorded; coop-changbu is not the custodian\n"
     )
     document = json.loads(run(cli_env, "export", "epcis", "--batch", rice).stdout)
-    assert document["type"] == "EPCISDocument" and document["sender"] == "https://trace.wuhua.example.cn/org/wuhua-county"
+    assert (
+        document["type"] == "EPCISDocument"
+        and document["sender"] == "https://trace.wuhua.example.cn/org/wuhua-county"
+    )
     assert run(cli_env, "batches", "rebuild", "--check").stdout.endswith("projections match the ledger\n")
 
 
 def test_errors_are_one_line(cli_env: dict[str, str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{")
-    result = run(cli_env, "events", "add", "--type", "farming.harvested", "--batch", "B0000000000AA", "--as", "x", "--json-file", str(bad))
+    result = run(
+        cli_env,
+        "events",
+        "add",
+        "--type",
+        "farming.harvested",
+        "--batch",
+        "B0000000000AA",
+        "--as",
+        "x",
+        "--json-file",
+        str(bad),
+    )
     assert result.returncode == 1
     assert result.stderr.startswith(f"Error: payload file {bad}: not valid JSON")
     assert len(result.stderr.splitlines()) == 1
     result = run(cli_env, "orgs", "add", "--id", "coop-x", "--kind", "cooperative", "--name-zh", "x")
-    assert result.stderr == "Error: no county operator yet: run `farmtrace orgs bootstrap` or `farmtrace demo`\n"
+    assert (
+        result.stderr == "Error: no county operator yet: run `farmtrace orgs bootstrap` or `farmtrace demo`\n"
+    )
