@@ -286,3 +286,34 @@ def test_document_upload_is_content_addressed(operator: Api, county: dict[str, s
     fake = lab.client.post("/api/v1/documents", data=b"MZ\x90\x00", headers=headers)
     assert fake.status_code == 422
     assert fake.json["errors"][0]["field"] == "content"
+
+
+def test_every_operation_refuses_a_token_without_its_scope(
+    app, operator: Api, county: dict[str, str]
+) -> None:
+    """The scope matrix, read from the document: for each operation that names scopes, a
+    token holding every other scope gets 403 scope-missing, whatever the body."""
+    from farmtrace.trace.tokens import SCOPES
+
+    spec = app.test_client().get("/api/v1/openapi.json").json
+    tokens: dict[frozenset[str], str] = {}
+    checked = 0
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            if method == "parameters" or not op.get("security"):
+                continue
+            needed = frozenset(scope for requirement in op["security"] for scope in requirement["bearerAuth"])
+            if needed not in tokens:
+                others = [s for s in SCOPES if s not in needed]
+                tokens[needed] = operator.ok(
+                    operator.post(f"/api/v1/orgs/{OPERATOR}/tokens", {"name": "matrix", "scopes": others})
+                )["secret"]
+            url = path.replace("{range}", "1").replace("{seq}", "1").replace("{", "").replace("}", "")
+            response = operator.client.open(
+                url, method=method.upper(), json={}, headers={"Authorization": f"Bearer {tokens[needed]}"}
+            )
+            assert response.status_code == 403, (method, path, response.text)
+            assert response.json["type"] == "/api/v1/docs#problem-scope-missing"
+            assert response.json["scope"] in needed
+            checked += 1
+    assert checked >= 40

@@ -7,7 +7,15 @@ directly, as `farmtrace` commands would; everything after it goes through HTTP.
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +24,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+import farmtrace.web
 from farmtrace.ledger.keys import MasterKey
 from farmtrace.ledger.keystore import KeyStore
 from farmtrace.trace.services import trace_services
@@ -119,3 +128,71 @@ def seed_county(api: Api) -> dict[str, str]:
 def register_batch(api: Api, key: str | None = None, **payload: Any) -> dict[str, Any]:
     body = {"payload": {"product": "plum", "unit": "kg", "expected_quantity": "1000", **payload}}
     return api.ok(api.post("/api/v1/batches", body, key=key))
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    token: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def live_server(database_url: str, home: Path, workers: int = 2) -> Iterator[LiveServer]:
+    """gunicorn serving the app on 127.0.0.1 (a real socket), with a bootstrapped operator."""
+    settings = make_settings(database_url, home)
+    app = make_app(database_url, home)
+    token = bootstrap(settings, app)
+    app.extensions["farmtrace.engine"].dispose()
+    port = _free_port()
+    log = home / "gunicorn.log"
+    env = {
+        **os.environ,
+        "FARMTRACE_HOME": str(home),
+        "FARMTRACE_DATABASE_URL": database_url,
+        "FARMTRACE_SEQUENCER": "0",
+    }
+    conf = Path(farmtrace.web.__file__).parent / "gunicorn_conf.py"
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        str(conf),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "farmtrace.web.app:create_app()",
+    ]
+    with log.open("wb") as out:
+        # cwd outside the checkout: `python -m` puts the cwd first on sys.path.
+        process = subprocess.Popen(command, cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"gunicorn did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        yield LiveServer(base, token, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

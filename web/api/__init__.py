@@ -23,11 +23,12 @@ def init_app(app: Flask) -> None:
 
     from farmtrace.web.api import auth, idempotency
     from farmtrace.web.api.resources import BLUEPRINTS
-    from farmtrace.web.api.spec import make_api
+    from farmtrace.web.api.spec import document_idempotency, make_api
 
     api = make_api(app)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    document_idempotency(api)
     app.extensions["farmtrace.api"] = api
 
     @app.before_request

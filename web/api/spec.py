@@ -100,6 +100,28 @@ class FarmtraceApi(Api):
         self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
+IDEMPOTENCY_PARAMETER = {
+    "description": "Makes a retry safe: the same key with the same request returns the first response; "
+    "with a different request, 409. Scoped to the token's organisation, kept 24 hours.",
+    "required": False,
+    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"},
+}
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
+def document_idempotency(api: FarmtraceApi) -> None:
+    """Every write accepts Idempotency-Key: say so on each, once the routes are registered."""
+    api.spec.components.parameter(
+        "IdempotencyKey", "header", {"name": "Idempotency-Key", **IDEMPOTENCY_PARAMETER}
+    )
+    for item in api.spec._paths.values():  # apispec keeps no public accessor for paths
+        for method, operation in item.items():
+            if method in WRITE_METHODS:
+                operation.setdefault("parameters", []).append(
+                    {"$ref": "#/components/parameters/IdempotencyKey"}
+                )
+
+
 def make_api(app: Any) -> FarmtraceApi:
     app.config.update(
         API_TITLE=API_TITLE,
