@@ -117,7 +117,7 @@ def pages_for_tests(root_b64: str) -> Blueprint:
     return bp
 
 
-def build_store(engine: Engine, home: Path) -> Store:
+def build_store(engine: Engine, home: Path, filler: int = 3) -> Store:
     """Key history with a rotation, batch B1 (two organisations, tricky payload, one entry
     not yet in the checkpoint), filler batch B0 so proofs have several levels."""
     clock = Clock()
@@ -129,7 +129,7 @@ def build_store(engine: Engine, home: Path) -> Store:
         lab = keystore.create_org_key("lab-1")
         when = clock.now
         ledger.open_chain(Draft("B0", "batch.registered", when, "coop-1", "b0"), coop)
-        for i in range(40):
+        for i in range(filler):
             ledger.append(Draft("B0", "farming.input", when, "coop-1", f"b0-{i}", {"n": i}), coop)
         ledger.open_chain(Draft("B1", "batch.registered", when, "coop-1", "reg", {"product": "脐橙"}), coop)
         ledger.append(Draft("B1", "farming.input", when, "coop-1", "f1", TRICKY_PAYLOAD), coop)
@@ -154,7 +154,7 @@ def build_store(engine: Engine, home: Path) -> Store:
 def clean_store(database_factory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """One store for the tests that only read; tests that tamper get their own (`store`)."""
     engine = create_db_engine(database_factory.new_url())
-    yield build_store(engine, tmp_path_factory.mktemp("clean-store"))
+    yield build_store(engine, tmp_path_factory.mktemp("clean-store"), filler=40)
     engine.dispose()
 
 
@@ -190,6 +190,13 @@ def browser() -> Iterator[Browser]:
 def page(browser: Browser) -> Iterator[Page]:
     with browser.new_page() as opened:
         yield opened
+
+
+@pytest.fixture(scope="module")
+def blank(browser: Browser, clean_server: str) -> Iterator[Page]:
+    """One page with the script loaded and no section, for calling FarmtraceVerify directly."""
+    with browser.new_page() as opened:
+        yield opened.goto(f"{clean_server}/_test/blank")
 
 
 def get_bundle(base_url: str, batch: str = "B1") -> dict:
@@ -258,11 +265,10 @@ def test_a_large_batch_verifies_quickly(page: Page, clean_server: str) -> None:
 
 
 def test_same_verdict_as_python_on_the_clean_bundle(
-    page: Page, clean_server: str, clean_store: Store
+    blank: Page, clean_server: str, clean_store: Store
 ) -> None:
-    page.goto(f"{clean_server}/_test/blank")
     bundle = get_bundle(clean_server)
-    result = js_verdict(page, bundle, clean_store.root_public_key)
+    result = js_verdict(blank, bundle, clean_store.root_public_key)
     python = verify_bundle(bundle, clean_store.root_public_key, ORIGIN)
     assert result["verdict"] == {
         "batch": python.batch,
@@ -480,15 +486,14 @@ MUTATIONS = _mutations()
 
 @pytest.mark.parametrize(("name", "change"), MUTATIONS, ids=[name for name, _ in MUTATIONS])
 def test_js_and_python_name_the_same_failure(
-    page: Page, clean_server: str, clean_store: Store, clean_bundle: dict, name: str, change
+    blank: Page, clean_store: Store, clean_bundle: dict, name: str, change
 ) -> None:
     bundle = copy.deepcopy(clean_bundle)
     change(bundle)
     expected = python_verdict(bundle, clean_store.root_public_key)
-    assert expected != "verified"
-    page.goto(f"{clean_server}/_test/blank")
-    result = js_verdict(page, bundle, clean_store.root_public_key)
-    assert result.get("error") == expected
+    assert expected != "verified", name
+    result = js_verdict(blank, bundle, clean_store.root_public_key)
+    assert result.get("error") == expected, name
 
 
 # -- where WebCrypto has no Ed25519 -----------------------------------------------------------
@@ -540,7 +545,7 @@ def test_without_ed25519_a_moved_checkpoint_root_fails_the_proofs(
     replace_checkpoint(store.engine, "\n".join(lines))
     shown = verify_page(old_phone, server)
     assert old_phone.attribute("#verify", "data-state") == "failed"
-    assert "keys/0: " not in shown or "inclusion proof: computed root" in shown
+    assert "记录 keys/0 不在公开日志的检查点中：包含证明不符。" in shown
     assert "inclusion proof: computed root" in shown
 
 
@@ -583,10 +588,9 @@ def jcs_corpus() -> list[str]:
     return fixed + [json.dumps(random_value(rng), ensure_ascii=rng.random() < 0.5) for _ in range(400)]
 
 
-def test_jcs_matches_python_rfc8785_byte_for_byte(page: Page, clean_server: str) -> None:
-    page.goto(f"{clean_server}/_test/blank")
+def test_jcs_matches_python_rfc8785_byte_for_byte(blank: Page) -> None:
     corpus = jcs_corpus()
-    results = page.evaluate(
+    results = blank.evaluate(
         f"""JSON.parse({json.dumps(json.dumps(corpus))}).map(t => {{
               const bytes = new TextEncoder().encode(FarmtraceVerify.canonicalize(JSON.parse(t)));
               return btoa(Array.from(bytes, b => String.fromCharCode(b)).join(''));
@@ -597,9 +601,8 @@ def test_jcs_matches_python_rfc8785_byte_for_byte(page: Page, clean_server: str)
         assert base64.b64decode(got) == rfc8785.dumps(json.loads(text_)), text_
 
 
-def test_jcs_refuses_what_ledger_json_refuses(page: Page, clean_server: str) -> None:
-    page.goto(f"{clean_server}/_test/blank")
-    refused = page.evaluate(
+def test_jcs_refuses_what_ledger_json_refuses(blank: Page) -> None:
+    refused = blank.evaluate(
         """['1.5', '1e300', '9007199254740992', '"\\\\ud800"', '{"\\\\udc00": 1}'].map(t => {
              try { FarmtraceVerify.canonicalize(JSON.parse(t)); return 'accepted ' + t; }
              catch (e) { return 'refused'; }
@@ -688,3 +691,16 @@ def test_verify_url_explains_bad_input(clean_server: str) -> None:
     result = verify_url(f"{clean_server}/", "--root-key", b64encode(bytes(32)))
     assert result.exit_code == 1
     assert "Error:" in result.stderr
+
+
+def test_a_checkpoint_of_another_log_is_refused(page: Page, clean_server: str, clean_store: Store) -> None:
+    shown = verify_page(page, clean_server, origin="other.example/log")
+    assert page.attribute("#verify", "data-state") == "failed"
+    assert "公开日志的检查点没有登记的日志密钥的有效签名。" in shown
+    bundle = get_bundle(clean_server)
+    try:
+        verify_bundle(bundle, clean_store.root_public_key, "other.example/log")
+    except VerificationError as exc:
+        assert "技术细节：" + str(exc) in shown
+    else:
+        pytest.fail("verify_bundle accepted a checkpoint of another origin")
