@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 from farmtrace.ledger.canonical import MAX_SAFE_INTEGER, MIN_SAFE_INTEGER
@@ -265,10 +265,12 @@ def check_chunks(
         for rows in chunks:
             yield check_chunk(rows, history)
         return
-    # forkserver: workers start from a clean process, not a fork of one holding database
-    # connections (a forked child closing an inherited PostgreSQL socket would break it).
-    context = get_context("forkserver")
-    context.set_forkserver_preload(["farmtrace.ledger.verify_rows"])
+    # fork, where there is one: workers start at once, and unlike spawn/forkserver they do
+    # not re-run the caller's __main__ (a script without a __main__ guard would recurse).
+    # The children only run check_chunk on what they are sent (every module it needs is
+    # imported here already), never touch the database connections they inherit, and
+    # leave with os._exit, so those connections are neither used nor closed by them.
+    context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(history,)
     ) as pool:

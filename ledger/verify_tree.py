@@ -210,7 +210,8 @@ class TreePass:
                 "tree",
                 leaf_problem(
                     position << level,
-                    f"missing: merkle_hash holds {count} hashes beyond the {self.size} leaves of the tree, "
+                    f"missing: merkle_hash holds {_count(count, 'hash', 'hashes')} beyond the "
+                    f"{_count(self.size, 'leaf', 'leaves')} of the tree, "
                     f"from stored index {lowest}",
                 ),
             )
@@ -296,7 +297,8 @@ def _matches_tree(checkpoint: Checkpoint, tree: TreePass, good_below: int, probl
             "checkpoints",
             checkpoint_problem(
                 size,
-                f"covers {size} leaves, but the stored tree has {tree.size}: leaves {tree.size}..{size - 1} are missing",
+                f"covers {_count(size, 'leaf', 'leaves')}, but the stored tree has {tree.size}: "
+                f"{_missing(tree.size, size)}",
                 leaf=tree.size,
             ),
         )
@@ -357,7 +359,7 @@ def check_trusted(
                 Problem(
                     where,
                     f"the stored tree has only {tree.size} leaves: the log was truncated "
-                    f"(leaves {tree.size}..{size - 1} are missing)",
+                    f"({_missing(tree.size, size)})",
                     leaf=tree.size,
                 ),
             )
@@ -381,3 +383,12 @@ def check_trusted(
                 problems.add(
                     "trusted", Problem(where, f"not consistent with checkpoint {latest.size}: {exc}")
                 )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _missing(low: int, high: int) -> str:
+    """Leaves low..high-1 are missing, in words."""
+    return f"leaf {low} is missing" if high - low == 1 else f"leaves {low}..{high - 1} are missing"

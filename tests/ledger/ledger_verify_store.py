@@ -95,7 +95,9 @@ def tamper(engine: Engine, *statements: tuple[str, dict[str, Any]]) -> None:
     if engine.dialect.name == "sqlite":
         connection = sqlite3.connect(engine.url.database, isolation_level=None, timeout=30)
         try:
-            triggers = connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+            triggers = connection.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+            ).fetchall()
             connection.execute("BEGIN IMMEDIATE")
             for name, _sql in triggers:
                 connection.execute(f"DROP TRIGGER {name}")

@@ -14,6 +14,7 @@ from farmtrace.web.cli.export import export
 from farmtrace.web.cli.orgs import orgs
 from farmtrace.web.cli.places import places
 from farmtrace.web.cli.products import products
+from farmtrace.web.cli.verify import verify
 from farmtrace.web.cli.verify_url import verify_url
 
 try:
@@ -46,3 +47,4 @@ main.add_command(events)
 main.add_command(export)
 main.add_command(witness.witness)
 main.add_command(verify_url)
+main.add_command(verify)

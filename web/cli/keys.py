@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from farmtrace.ledger.encoding import b64encode
 from farmtrace.ledger.errors import LedgerError
+from farmtrace.ledger.keys import key_id_for
 from farmtrace.ledger.keystore import KeyStore
 from farmtrace.ledger.note import VerifierKey, format_verifier_key
+from farmtrace.ledger.verify import format_root_key, parse_root_key
 from farmtrace.web.cli.context import connect, load_settings, master_key, write_session
 
 DEFAULT_OPERATOR = "county"
@@ -45,8 +48,28 @@ def init(operator: str) -> None:
             "log verifier key: "
             + format_verifier_key(VerifierKey(settings.log_origin, created.log.public_key))
         )
+        return settings, created.root.public_key
 
-    _keystore_command(action)
+    settings, root_public_key = _keystore_command(action)
+    _write_root_key(settings.keys_dir / "root.pub", root_public_key)
+
+
+def _write_root_key(path: Path, public_key: bytes) -> None:
+    """Pin the root public key outside the database, for `farmtrace verify` (after commit)."""
+    if not path.exists():
+        path.write_text(format_root_key(public_key), encoding="utf-8")
+        click.echo(f"root public key written to {path}; keep a copy elsewhere too")
+        return
+    try:
+        pinned = parse_root_key(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, LedgerError) as exc:
+        raise click.ClickException(f"{path} cannot be read as a root public key: {exc}") from None
+    if pinned != public_key:
+        click.echo(
+            f"warning: {path} pins root key {key_id_for(pinned)}, but this database's root key is "
+            f"{key_id_for(public_key)}; `farmtrace verify` will refuse this store",
+            err=True,
+        )
 
 
 @keys.command()
