@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from farmtrace.web.cli import db, demo, keys, sequencer, serve, witness
+from farmtrace.web.cli import db, demo, keys, sequencer, serve, sign, witness
 from farmtrace.web.cli.batches import batches
 from farmtrace.web.cli.codes import codes
 from farmtrace.web.cli.events import events
@@ -38,6 +38,7 @@ main.add_command(serve.serve)
 main.add_command(demo.demo)
 main.add_command(keys.keys)
 main.add_command(sequencer.sequencer)
+main.add_command(sign.sign)
 main.add_command(codes)
 main.add_command(orgs)
 main.add_command(places)
