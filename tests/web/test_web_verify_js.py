@@ -251,7 +251,7 @@ def test_a_clean_batch_verifies_on_the_phone(page: Page, clean_server: str, clea
 def test_the_page_speaks_english_when_the_html_says_so(page: Page, clean_server: str) -> None:
     shown = verify_page(page, clean_server, lang="en")
     assert "Verified on this phone: 5 records, checkpoint #" in shown
-    assert "The newest 1 records are not in a published checkpoint yet" in shown
+    assert "Not in a published checkpoint yet: the newest 1 record(s)" in shown
     page.screenshot("verify-js-clean-en")
 
 
@@ -639,7 +639,7 @@ def test_verify_url_checks_a_batch_url(clean_server: str, clean_store: Store) ->
         f"verified: batch B1, 5 records (4 in the checkpoint), checkpoint {ORIGIN} #"
     )
     assert (
-        "the newest 1 records are signed and chained but not yet in a published checkpoint" in result.stdout
+        "the newest 1 record(s) are signed and chained but not yet in a published checkpoint" in result.stdout
     )
 
 

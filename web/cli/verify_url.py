@@ -171,6 +171,6 @@ def verify_url(url: str, root_key_text: str, origin: str | None, timeout: float,
     )
     if verdict.included < verdict.entries:
         click.echo(
-            f"note: the newest {verdict.entries - verdict.included} records are signed and chained "
+            f"note: the newest {verdict.entries - verdict.included} record(s) are signed and chained "
             "but not yet in a published checkpoint"
         )

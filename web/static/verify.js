@@ -39,7 +39,7 @@
       ok: 'Verified on this phone: {n} records, checkpoint #{t}',
       part: 'Hashes and proofs verified on this phone: {n} records, checkpoint #{t}',
       nosig: 'Signatures not checked on this phone: this browser cannot verify Ed25519 signatures, so only hashes and proofs were checked.',
-      wait: 'The newest {k} records are not in a published checkpoint yet; scan again later to check them.',
+      wait: 'Not in a published checkpoint yet: the newest {k} record(s); scan again later to check them.',
       bad: 'Verification failed: ',
       detail: 'Technical detail: ',
       nocrypto: 'This browser cannot check the record itself (it needs HTTPS and Web Crypto).',
