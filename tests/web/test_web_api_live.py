@@ -8,11 +8,17 @@ import json
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from web_api_kit import LiveServer, live_server, new_key
+
+from farmtrace.trace.tokens import SCOPES
+from farmtrace.web.cli import main as cli
 
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis import GenerationMode  # noqa: E402
@@ -42,8 +48,15 @@ def server(tmp_path_factory: pytest.TempPathFactory, database_factory) -> Iterat
         yield running
 
 
-def _call(server: LiveServer, method: str, path: str, body: object = None, key: str | None = None):
-    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
+def _call(
+    server: LiveServer,
+    method: str,
+    path: str,
+    body: object = None,
+    key: str | None = None,
+    token: str | None = None,
+):
+    headers = {"Authorization": f"Bearer {token or server.token}", "Content-Type": "application/json"}
     if key:
         headers["Idempotency-Key"] = key
     data = None if body is None else json.dumps(body).encode()
@@ -67,6 +80,55 @@ def test_write_and_retry_through_gunicorn(server: LiveServer) -> None:
     assert status == 409 and headers["Content-Type"] == "application/problem+json"
     status, headers, body = _call(server, "GET", "/api/v1/batches?limit=0")
     assert status == 422 and json.loads(body)["errors"][0]["field"] == "limit"
+
+
+def _ok(result: tuple, status: int = 201) -> dict:
+    got, _headers, body = result
+    assert got == status, body
+    return json.loads(body)
+
+
+def test_farmtrace_sign_with_head_against_the_live_server(server: LiveServer, tmp_path: Path) -> None:
+    _ok(
+        _call(server, "POST", "/api/v1/orgs", {"id": "coop-live", "kind": "cooperative", "name_zh": "合作社"})
+    )
+    coop = _ok(_call(server, "POST", "/api/v1/orgs/coop-live/tokens", {"name": "t", "scopes": list(SCOPES)}))[
+        "secret"
+    ]
+    product = {"id": "live-plum", "name_zh": "李", "category": "fruit", "unit": "kg"}
+    _ok(_call(server, "POST", "/api/v1/products", product, token=coop))
+    registration = {"payload": {"product": "live-plum", "unit": "kg"}}
+    batch = _ok(_call(server, "POST", "/api/v1/batches", registration, token=coop))["batch"]
+    key_file = tmp_path / "coop.key"
+    runner = CliRunner()
+    public = json.loads(runner.invoke(cli, ["sign", "--generate-key", "--key", str(key_file)]).output)
+    _ok(
+        _call(server, "POST", "/api/v1/orgs/coop-live/keys", {"public_key": public["public_key"]}, token=coop)
+    )
+    entry = tmp_path / "entry.json"
+    entry.write_text(
+        json.dumps(
+            {
+                "batch": batch,
+                "type": "farming.harvested",
+                "event_time": datetime.now(UTC).isoformat(),
+                "author": "coop-live",
+                "id": "coop-live.harvest-1",
+                "payload": {"quantity": "10", "unit": "kg"},
+            }
+        )
+    )
+    signed = runner.invoke(
+        cli, ["sign", str(entry), "--key", str(key_file), "--head", f"{server.base_url}/api/v1"]
+    )
+    assert signed.exit_code == 0, signed.output
+    document = json.loads(signed.output)
+    assert document["entry"]["seq"] == 1 and document["entry"]["key"] == public["key_id"]
+    recorded = _ok(_call(server, "POST", "/api/v1/entries", document, token=coop))
+    assert recorded["seq"] == 1 and recorded["created"] is True
+    key_file.chmod(0o644)
+    refused = runner.invoke(cli, ["sign", str(entry), "--key", str(key_file)])
+    assert refused.exit_code != 0 and "chmod 600" in refused.output
 
 
 def test_fuzz_finds_no_server_error_and_no_undocumented_response(server: LiveServer) -> None:
