@@ -16,6 +16,7 @@ from bench.harness import table, write_section
 GROUPS = {
     "limits": "bench.bench_limits",
     "ledger": "bench.bench_ledger",
+    "codes": "bench.bench_codes",
 }
 
 

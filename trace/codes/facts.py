@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from farmtrace.ledger.entry import parse_stored_entry
@@ -154,43 +154,54 @@ def _link_matches(code: Identified, located: Located) -> bool:
     return link.lot is None or link.lot == located.batch.lot
 
 
+# The statements are built once: building one costs more than running it on an index.
+_VOID_REASON = (
+    select(CodeVoid.reason)
+    .where(
+        CodeVoid.range_id == bindparam("range_id"),
+        CodeVoid.first_n <= bindparam("n"),
+        CodeVoid.first_n + CodeVoid.count > bindparam("n"),
+    )
+    .order_by(CodeVoid.id)
+    .limit(1)
+)
+_FIRST_PACKING = (
+    select(EntryRow.canonical)
+    .where(EntryRow.batch == bindparam("batch"), EntryRow.entry_type == PACKED)
+    .order_by(EntryRow.seq)
+    .limit(1)
+)
+_PRODUCT_CERTIFICATES = (
+    select(ProductCertificate)
+    .where(ProductCertificate.product_id == bindparam("product"))
+    .order_by(ProductCertificate.id)
+)
+_BATCH_CERTIFICATES = (
+    select(BatchCertificate)
+    .where(BatchCertificate.batch_id == bindparam("batch"))
+    .order_by(BatchCertificate.seq)
+)
+
+
 def voided_reason(session: Session, range_id: int, n: int) -> str | None:
     """The reason of the first void covering code n, or None."""
-    return session.scalars(
-        select(CodeVoid.reason)
-        .where(CodeVoid.range_id == range_id, CodeVoid.first_n <= n, CodeVoid.first_n + CodeVoid.count > n)
-        .order_by(CodeVoid.id)
-        .limit(1)
-    ).first()
+    return session.scalars(_VOID_REASON, {"range_id": range_id, "n": n}).first()
 
 
 def packed_time(session: Session, batch_id: str) -> datetime | None:
     """When the batch was first packed, from its chain (None if no packing is recorded)."""
-    canonical = session.scalars(
-        select(EntryRow.canonical)
-        .where(EntryRow.batch == batch_id, EntryRow.entry_type == PACKED)
-        .order_by(EntryRow.seq)
-        .limit(1)
-    ).first()
+    canonical = session.scalars(_FIRST_PACKING, {"batch": batch_id}).first()
     return None if canonical is None else parse_stored_entry(canonical).event_time
 
 
 def certificates(session: Session, product_id: str, batch_id: str) -> tuple[Certificate, ...]:
     found = [
         Certificate(c.scheme, c.number, c.issuer, c.valid_from, c.valid_until, "product")
-        for c in session.scalars(
-            select(ProductCertificate)
-            .where(ProductCertificate.product_id == product_id)
-            .order_by(ProductCertificate.id)
-        )
+        for c in session.scalars(_PRODUCT_CERTIFICATES, {"product": product_id})
     ]
     found += [
         Certificate(c.scheme, c.number, c.issuer, c.valid_from, c.valid_until, "batch")
-        for c in session.scalars(
-            select(BatchCertificate)
-            .where(BatchCertificate.batch_id == batch_id)
-            .order_by(BatchCertificate.seq)
-        )
+        for c in session.scalars(_BATCH_CERTIFICATES, {"batch": batch_id})
     ]
     return tuple(found)
 

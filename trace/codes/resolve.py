@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from farmtrace.trace.codes.models import CodeRange
@@ -64,16 +64,20 @@ def identify(keyring: SerialKeyring, text: str) -> Identified:
     return Identified(n=n, serial=normalise_serial(serial_text), link=link)
 
 
+# Built once: constructing the statement cost more than running it.
+_RANGE_OF = (
+    select(CodeRange, Batch, Product)
+    .join(Batch, Batch.id == CodeRange.batch_id)
+    .join(Product, Product.id == Batch.product_id)
+    .where(CodeRange.first_n <= bindparam("n"))
+    .order_by(CodeRange.first_n.desc())
+    .limit(1)
+)
+
+
 def find_range(session: Session, n: int) -> Located | None:
     """The range holding code number n, with its batch and product; one indexed query."""
-    found = session.execute(
-        select(CodeRange, Batch, Product)
-        .join(Batch, Batch.id == CodeRange.batch_id)
-        .join(Product, Product.id == Batch.product_id)
-        .where(CodeRange.first_n <= n)
-        .order_by(CodeRange.first_n.desc())
-        .limit(1)
-    ).first()
+    found = session.execute(_RANGE_OF, {"n": n}).first()
     if found is None or n > found[0].last_n:
         return None
     return Located(*found)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -163,15 +163,25 @@ def _upsert_tallies(session: Session, totals: dict[int, list[Any]]) -> None:
         session.execute(statement, values[start : start + 1000])
 
 
+# Built once: building a statement costs more than running it on an index.
+_PENDING = (
+    select(func.count(), func.min(Scan.scanned_at), func.max(Scan.scanned_at))
+    .select_from(ScanInbox)
+    .join(Scan, Scan.id == ScanInbox.scan_id)
+    .where(ScanInbox.n == bindparam("n"))
+)
+_RECENT_PLACES = (
+    select(Scan.place)
+    .where(Scan.n == bindparam("n"), Scan.scanned_at >= bindparam("since"))
+    .order_by(Scan.scanned_at.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def scan_summary(session: Session, n: int) -> ScanSummary | None:
     """Item n's scans: the tally plus scans still in the inbox (exact at any time)."""
     tally = session.get(ScanTally, n)
-    pending_count, pending_first, pending_last = session.execute(
-        select(func.count(), func.min(Scan.scanned_at), func.max(Scan.scanned_at))
-        .select_from(ScanInbox)
-        .join(Scan, Scan.id == ScanInbox.scan_id)
-        .where(ScanInbox.n == n)
-    ).one()
+    pending_count, pending_first, pending_last = session.execute(_PENDING, {"n": n}).one()
     firsts = [_aware(t) for t in (tally and tally.first_at, pending_first) if t is not None]
     lasts = [_aware(t) for t in (tally and tally.last_at, pending_last) if t is not None]
     count = (tally.count if tally else 0) + pending_count
@@ -182,13 +192,8 @@ def scan_summary(session: Session, n: int) -> ScanSummary | None:
 
 def recent_places(session: Session, n: int, since: datetime, limit: int = 500) -> set[str]:
     """Distinct places of item n's latest scans since `since` (at most `limit` scans read)."""
-    latest = (
-        select(Scan.place)
-        .where(Scan.n == n, Scan.scanned_at >= since)
-        .order_by(Scan.scanned_at.desc())
-        .limit(limit)
-    )
-    return {place for place in session.scalars(latest) if place is not None}
+    found = session.scalars(_RECENT_PLACES, {"n": n, "since": since, "limit": limit})
+    return {place for place in found if place is not None}
 
 
 def day_of(moment: datetime) -> date:
