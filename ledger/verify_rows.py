@@ -59,8 +59,9 @@ def _safe_int(text: str) -> int:
     return value
 
 
-def _fast_stored_entry(data: bytes) -> Entry | None:
-    """The entry, if `data` is certainly canonical and valid; None if unsure.
+def fast_canonical_value(data: bytes) -> tuple[bool, Any]:
+    """(True, the JSON value of `data`) if `data` is certainly its RFC 8785 form, else
+    (False, None): not canonical, or not sure.
 
     json.dumps(sort_keys, ensure_ascii=False, compact separators) writes strings exactly
     as RFC 8785 §3.2.2.2 does (the two-character escapes, other controls as lower-case
@@ -68,18 +69,24 @@ def _fast_stored_entry(data: bytes) -> Entry | None:
     sorts keys by code point, which equals JCS's UTF-16 order without non-BMP characters.
     Floats, NaN, unsafe integers and lone surrogates are declined before they get there.
     """
-    if len(data) > MAX_ENTRY_BYTES or _NOT_BMP.search(data):
-        return None
+    if _NOT_BMP.search(data):
+        return False, None
     try:
         value = json.loads(
             data.decode("utf-8"), parse_float=_refuse, parse_constant=_refuse, parse_int=_safe_int
         )
-        if not isinstance(value, dict):
-            return None
         again = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
     except (ValueError, _NotFast):  # includes JSONDecodeError, UnicodeDecodeError/EncodeError
+        return False, None
+    return (True, value) if again == data else (False, None)
+
+
+def _fast_stored_entry(data: bytes) -> Entry | None:
+    """The entry, if `data` is certainly canonical and valid; None if unsure."""
+    if len(data) > MAX_ENTRY_BYTES:
         return None
-    if again != data:
+    accepted, value = fast_canonical_value(data)
+    if not accepted or not isinstance(value, dict):
         return None
     try:
         validate_fields(value)
