@@ -34,6 +34,7 @@ from farmtrace.ledger.entry import (
     Entry,
     format_event_time,
     make_entry,
+    parse_recorded_at,
     parse_stored_entry,
     recorded_now,
 )
@@ -92,6 +93,15 @@ def utc_now() -> datetime:
 class _Head:
     seq: int
     hash: bytes
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """A new entry ready to insert, with its recorded time parsed once."""
+
+    entry: Entry
+    signature: bytes
     recorded_at: datetime
 
 
@@ -173,8 +183,9 @@ class Ledger:
         record = state.keys.get(signer.key_id)
         if record is None and entry.batch == KEYS_CHAIN:
             record = parse_registration(entry)  # keys/0 registers the root key that signs it
-        _check_custodial(record, entry, signer)
-        signed = [(entry, signer.sign(entry.signing_input()))]
+        moment = entry.recorded_at
+        _check_custodial(record, entry, moment, signer)
+        signed = [_Signed(entry, signer.sign(entry.signing_input()), moment)]
         ids = self._insert(signed, new_chain={"batch": draft.batch, "created_at": now})
         if ids is None:  # a racing writer opened the chain or used the id; look again
             if retry:
@@ -202,21 +213,22 @@ class Ledger:
                 f"{entry.seq}; fetch the head, rebuild and sign again"
             )
         now = self.clock()
-        if abs(entry.recorded_at - now) > CLOCK_SKEW:
+        moment = entry.recorded_at
+        if abs(moment - now) > CLOCK_SKEW:
             raise ChainConflict(
                 f"entry.recorded_at: {entry.fields['recorded_at']} is more than "
                 f"{int(CLOCK_SKEW.total_seconds())} s from the server's time {now.isoformat()}"
             )
-        if entry.recorded_at < head.recorded_at:
+        if moment < head.recorded_at:
             raise ChainConflict("entry.recorded_at: earlier than the previous entry of the chain")
-        record = _check_key(state.keys.get(entry.key_id), entry)
+        record = _check_key(state.keys.get(entry.key_id), entry, moment)
         verify_signature(record.public_key, entry.signing_input(), signature)
-        ids = self._insert([(entry, signature)])
+        ids = self._insert([_Signed(entry, signature, moment)])
         if ids is None:
             if retry:
                 return self._append_signed(entry, signature, retry=False)
             raise ChainConflict(f"entry.seq: another writer recorded {entry.batch}/{entry.seq} first; retry")
-        return self._stored_new((entry, signature), ids)
+        return self._stored_new(_Signed(entry, signature, moment), ids)
 
     def _append_drafts(self, drafts: list[Draft], signer: SigningKey, retry: bool) -> list[StoredEntry]:
         if not drafts:
@@ -231,7 +243,8 @@ class Ledger:
         # Per draft: a StoredEntry already, or the index of the new entry it will be.
         outcome: list[StoredEntry | int] = []
         first: dict[str, tuple[int, Draft]] = {}
-        signed: list[tuple[Entry, bytes]] = []
+        signed: list[_Signed] = []
+        moments: dict[str, datetime] = {}  # recorded_at text -> time: parse each text once
         for draft in drafts:
             if draft.client_id in state.stored:
                 outcome.append(self._same_or_conflict(state.stored[draft.client_id], draft))
@@ -242,22 +255,21 @@ class Ledger:
                 outcome.append(index)
                 continue
             head = _head_of(state, draft.batch, heads)
-            entry = make_entry(
-                self._fields(
-                    draft, head.seq + 1, head.hash, recorded_now(now, head.recorded_at), signer.key_id
-                )
-            )
-            _check_custodial(record, entry, signer)
-            heads[draft.batch] = _Head(entry.seq, entry.hash, entry.recorded_at)
+            recorded = recorded_now(now, head.recorded_at)
+            if recorded not in moments:
+                moments[recorded] = parse_recorded_at(recorded)
+            entry = make_entry(self._fields(draft, head.seq + 1, head.hash, recorded, signer.key_id))
+            _check_custodial(record, entry, moments[recorded], signer)
+            heads[draft.batch] = _Head(entry.seq, entry.hash, moments[recorded])
             first[draft.client_id] = (len(signed), draft)
             outcome.append(len(signed))
-            signed.append((entry, sign(entry.signing_input())))
+            signed.append(_Signed(entry, sign(entry.signing_input()), moments[recorded]))
         stored_ids = self._insert(signed) if signed else {}
         if stored_ids is None:  # only a writer that bypassed our locks can get here; look again
             if retry:
                 return self._append_drafts(drafts, signer, retry=False)
             raise ChainConflict(
-                f"entry.seq: another writer recorded {signed[0][0].batch} entries first; retry"
+                f"entry.seq: another writer recorded {signed[0].entry.batch} entries first; retry"
             )
         new = [self._stored_new(item, stored_ids) for item in signed]
         seen: set[int] = set()
@@ -272,11 +284,10 @@ class Ledger:
                 results.append(new[item])
         return results
 
-    def _stored_new(self, item: tuple[Entry, bytes], ids: dict[str, int]) -> StoredEntry:
-        entry, signature = item
-        if entry.batch == KEYS_CHAIN:
-            self._index_key_entry(entry)
-        return StoredEntry(ids[entry.client_id], entry, signature)
+    def _stored_new(self, new: _Signed, ids: dict[str, int]) -> StoredEntry:
+        if new.entry.batch == KEYS_CHAIN:
+            self._index_key_entry(new.entry)
+        return StoredEntry(ids[new.entry.client_id], new.entry, new.signature)
 
     def _fields(
         self, draft: Draft, seq: int, prev: bytes | None, recorded: str, key_id: str
@@ -347,11 +358,11 @@ class Ledger:
             )
 
     def _insert(
-        self, signed: list[tuple[Entry, bytes]], new_chain: dict[str, Any] | None = None
+        self, signed: list[_Signed], new_chain: dict[str, Any] | None = None
     ) -> dict[str, int] | None:
         """Insert the entries and their queue rows, all or none: client id -> row id, or None
         when a unique constraint refused them (nothing is then stored)."""
-        rows = [_row(entry, signature) for entry, signature in signed]
+        rows = [_row(new) for new in signed]
         if self.session.get_bind().dialect.name == "postgresql":
             return self._insert_postgresql(rows, new_chain)
         try:
@@ -499,18 +510,19 @@ SELECT id, client_id FROM entry
 """
 
 
-def _row(entry: Entry, signature: bytes) -> dict[str, Any]:
+def _row(new: _Signed) -> dict[str, Any]:
+    entry = new.entry
     return {
         "batch": entry.batch,
         "seq": entry.seq,
         "entry_hash": entry.hash,
         "canonical": entry.canonical,
-        "signature": signature,
+        "signature": new.signature,
         "client_id": entry.client_id,
         "entry_type": entry.type,
         "author": entry.author,
         "key_id": entry.key_id,
-        "recorded_at": entry.recorded_at,
+        "recorded_at": new.recorded_at,
     }
 
 
@@ -541,24 +553,26 @@ def _revoked_keys(items: Sequence[Draft | Entry]) -> list[str]:
     return sorted(key_id for key_id in revoked if isinstance(key_id, str))
 
 
-def _check_key(record: KeyRecord | None, entry: Entry) -> KeyRecord:
+def _check_key(record: KeyRecord | None, entry: Entry, recorded_at: datetime) -> KeyRecord:
     if record is None:
         raise KeyNotUsable(f"entry.key: unknown key {entry.key_id}")
     if record.org != entry.author:
         raise KeyNotUsable(
             f"entry.key: key {entry.key_id} belongs to {record.org}, not to author {entry.author}"
         )
-    if not record.valid_at(entry.recorded_at):
+    if not record.valid_at(recorded_at):
         raise KeyNotUsable(
             f"entry.key: key {entry.key_id} is not valid at {entry.fields['recorded_at']} (revoked or not yet valid)"
         )
     return record
 
 
-def _check_custodial(record: KeyRecord | None, entry: Entry, signer: SigningKey) -> None:
+def _check_custodial(
+    record: KeyRecord | None, entry: Entry, recorded_at: datetime, signer: SigningKey
+) -> None:
     # Our own signature over these bytes is valid when the signer's public key is the one
     # recorded for the key id; comparing the keys saves an Ed25519 verification per entry.
-    record = _check_key(record, entry)
+    record = _check_key(record, entry, recorded_at)
     if record.public_key != signer.public_key:
         raise SignatureError(
             f"entry.key: the signer's public key is not the one recorded for {record.key_id}"
