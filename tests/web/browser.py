@@ -24,7 +24,9 @@ API (import from a test in tests/web/ as `from browser import ...`):
     Browser.new_page(width=390, height=844, mobile=True, scale=1, javascript=True,
                      accept_language=None, init_scripts=()) -> Page
         A fresh, isolated browser context (own cookies/storage) with one tab, emulating a
-        phone viewport. `init_scripts` run before any page script on every navigation
+        phone viewport (mobile=True: a page without <meta name=viewport> lays out 980 px wide,
+        as on a real phone). `accept_language` is a plain list like "en-GB,en" (Chromium adds the
+        q-values: "en-GB,en;q=0.9"). `init_scripts` run before any page script on every navigation
         (CDP-injected, so the page's CSP does not block them): use them to patch browser
         APIs in a test. Close with page.close() or use it as a context manager.
 
@@ -262,7 +264,12 @@ class Browser:
         connection = _Connection(to_browser_w, from_browser_r)
         browser = None
         try:
-            browser = cls(process, connection, profile)
+            try:
+                browser = cls(process, connection, profile)
+            except PageError as exc:
+                log.flush()
+                tail = (Path(profile) / "chromium.log").read_bytes()[-2000:].decode("utf-8", "replace")
+                raise PageError(f"chromium did not start ({exc}); its log ends:\n{tail}") from None
             yield browser
         finally:
             if browser is not None:

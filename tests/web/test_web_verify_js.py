@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import rfc8785
-from browser import Browser, Page, live_server
+from browser import Browser, Page, dump_dom, live_server
 from click.testing import CliRunner, Result
 from flask import Blueprint, Flask, jsonify, request
 from markupsafe import escape
@@ -108,6 +108,12 @@ def pages_for_tests(root_b64: str) -> Blueprint:
     @bp.get("/_test/blank")
     def blank() -> str:
         return '<!doctype html><html lang="en"><head><script src="/static/verify.js"></script></head></html>'
+
+    @bp.get("/_test/language")
+    def language() -> str:
+        return (
+            f"<!doctype html><html><body><p id=lang>{escape(request.headers.get('Accept-Language', ''))}</p>"
+        )
 
     @bp.get("/_test/resolve/<serial>")
     def resolve(serial: str):  # type: ignore[no-untyped-def]
@@ -704,3 +710,23 @@ def test_a_checkpoint_of_another_log_is_refused(page: Page, clean_server: str, c
         assert "技术细节：" + str(exc) in shown
     else:
         pytest.fail("verify_bundle accepted a checkpoint of another origin")
+
+
+# -- the harness itself (other browser tests rely on it) ----------------------------------------
+
+
+def test_harness_without_javascript_and_with_a_language(browser: Browser, clean_server: str) -> None:
+    with browser.new_page(javascript=False) as no_js:
+        no_js.goto(f"{clean_server}/_test/verify/B1")
+        assert no_js.attribute("#verify", "data-state") is None
+        assert no_js.text("#verify") == "本页会在您的手机上验证这批产品的记录。"
+        # A page with <meta name=viewport content=width=device-width> lays out at phone width.
+        assert no_js.evaluate("[innerWidth, innerHeight]") == [390, 844]
+    with browser.new_page(accept_language="en-GB,en") as english:
+        # Chromium adds the q-values itself.
+        assert english.goto(f"{clean_server}/_test/language").text("#lang") == "en-GB,en;q=0.9"
+
+
+def test_harness_dump_dom(clean_server: str) -> None:
+    dom = dump_dom(f"{clean_server}/_test/verify/B1")
+    assert '<section id="verify"' in dom and 'data-bundle-url="/bundle/B1.json"' in dom

@@ -49,8 +49,13 @@ def load_root_key(text: str) -> bytes:
     return key
 
 
-def fetch_json(url: str, timeout: float) -> Any:
-    """GET `url` asking for JSON; the body parsed strictly (duplicate keys, floats refused)."""
+def fetch_json(url: str, timeout: float, strict: bool = True) -> Any:
+    """GET `url` asking for JSON. `strict` parses as ledger JSON (duplicate keys and floats
+    refused), for bundles; a resolver's answer may hold floats and is parsed plainly."""
+    return parse_body(url, fetch_body(url, timeout), strict)
+
+
+def fetch_body(url: str, timeout: float) -> bytes:
     # A server's answer names the next URL, so the scheme is checked here: never file: or ftp:.
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise click.ClickException(f"{url}: not an http(s) URL")
@@ -65,9 +70,13 @@ def fetch_json(url: str, timeout: float) -> Any:
         raise click.ClickException(f"{url}: cannot fetch ({reason})") from None
     if len(body) > MAX_BUNDLE_BYTES:
         raise click.ClickException(f"{url}: response is larger than {MAX_BUNDLE_BYTES} bytes")
+    return body
+
+
+def parse_body(url: str, body: bytes, strict: bool) -> Any:
     try:
-        return parse_json_strict(body)
-    except LedgerError as exc:
+        return parse_json_strict(body) if strict else json.loads(body)
+    except (LedgerError, ValueError) as exc:
         raise click.ClickException(f"{url}: not usable JSON: {exc}") from None
 
 
@@ -88,9 +97,10 @@ def bundle_url_for(url: str, timeout: float) -> tuple[str, str | None, Any]:
         if found:
             batch = urllib.parse.unquote(found.group(1))
             return f"{base}/bundle/{urllib.parse.quote(batch, safe='')}.json", batch, None
-    answer = fetch_json(url, timeout)
+    body = fetch_body(url, timeout)
+    answer = parse_body(url, body, strict=False)
     if isinstance(answer, dict) and "entries" in answer and "checkpoint" in answer:
-        return url, None, answer
+        return url, None, parse_body(url, body, strict=True)  # a bundle after all
     batch = answer.get("batch", answer.get("batch_id")) if isinstance(answer, dict) else None
     if isinstance(batch, dict):
         batch = batch.get("id")

@@ -203,7 +203,7 @@
   // farmtrace key ids (ledger/keys.py): "k" + hex of SHA-256("farmtrace/key/v1\n" || key)[:8].
   const keyIdFor = async (pub) => 'k' + hex((await sha256(utf8('farmtrace/key/v1\n'), pub)).slice(0, 8));
 
-  // Ed25519 (RFC 8032) through WebCrypto; `ed` is null where the browser lacks it.
+  // Ed25519 (RFC 8032) through WebCrypto, each public key imported once.
   const imported = new Map();
   const ed25519Verify = async (pub, message, sig) => {
     const id = b64(pub);
