@@ -56,4 +56,4 @@ def test_the_demo_loads_once_and_verifies(engine: Engine, tmp_path) -> None:
 
         integrate(session, SignerKey("demo.example/farmtrace-log", keystore.log_key().seed))
         session.commit()
-        verify_store(session, keystore.root_key().public_key, workers=1)
+        verify_store(engine, keystore.root_key().public_key, workers=1)

@@ -560,9 +560,10 @@ def test_a_season_from_registration_to_recall(county: TraceEnv, epcis_validator:
 
     # -- the record verifies, the projections rebuild identically --------------------------
     integrate(s, SignerKey(ORIGIN, env.keystore.log_key().seed))
-    s.commit()
     root = env.keystore.root_key().public_key
-    report = verify_store(s, root, log_origin=ORIGIN, workers=1)
+    s.commit()  # verify_store reads in its own transaction
+    # The engine, not the session: verify_store leaves stream_results set on a connection it is given.
+    report = verify_store(s.get_bind(), root, log_origin=ORIGIN, workers=1)
     assert report is not None
     for batch in (plum, potato_a, potato_b, boxed, bulk, mixed):
         checked = verify_batch(s, batch, root, log_origin=ORIGIN)
