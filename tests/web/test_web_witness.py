@@ -45,7 +45,7 @@ from farmtrace.ledger.tlog import stored_hash_count
 from farmtrace.ledger.witness import SIZE_CONTENT_TYPE
 from farmtrace.web.app import create_app
 from farmtrace.web.settings import Settings
-from farmtrace.web.witnessing import PushError, http_post, push_checkpoint
+from farmtrace.web.witnessing import PushError, http_post, push_checkpoint, run_push_loop
 
 FARMTRACE = str(Path(sys.executable).with_name("farmtrace"))
 ORIGIN = "trace.example.org/farmtrace-log"
@@ -292,3 +292,34 @@ def test_cosignature_endpoint_refuses_what_it_cannot_verify(served: Served) -> N
     assert post(note + cosign(text, witness, 1).line())[:2] == (200, "application/json")
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(f"{served.url}/witness/cosignature", timeout=5)  # GET: 405
+
+
+def test_push_loop_carries_on_past_a_witness_that_is_down(served: Served, witness_server: str) -> None:
+    size = served.append_and_integrate(20, "a")
+    settings = Settings.from_env(
+        {
+            "FARMTRACE_HOME": str(served.state_dir.parent),
+            "FARMTRACE_DATABASE_URL": served.engine.url.render_as_string(hide_password=False),
+            "FARMTRACE_WITNESS_KEYS": format_verifier_key(served.witness_vkey),
+            "FARMTRACE_WITNESS_URLS": f"http://127.0.0.1:{free_port()},{witness_server}",  # first: nobody there
+        }
+    )
+    stop = threading.Event()
+    loop = threading.Thread(
+        target=run_push_loop, args=(served.engine, settings, stop), kwargs={"interval_s": 0.1}
+    )
+    loop.start()
+    try:
+        deadline = time.monotonic() + 30
+        while WITNESS_NAME + " " not in served.get("/checkpoint"):
+            assert time.monotonic() < deadline, "no cosignature pushed for in 30 s"
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    checkpoint, _ = open_checkpoint(
+        served.get("/checkpoint"),
+        served.signer.verifier_key(),
+        cosigners=[CosignatureVerifier(served.witness_vkey)],
+    )
+    assert checkpoint.size == size
