@@ -27,7 +27,7 @@ from farmtrace.ledger.note import SignerKey
 from farmtrace.ledger.sequencer import integrate
 from farmtrace.web.app import create_app
 from farmtrace.web.logging import configure_logging
-from farmtrace.web.metrics import count_scan, count_verification_failure
+from farmtrace.web.metrics import count_scan, count_verification_failure, prepare_multiprocess_dir
 from farmtrace.web.settings import Settings
 
 FARMTRACE = str(Path(sys.executable).with_name("farmtrace"))
@@ -244,3 +244,12 @@ def test_under_gunicorn_metrics_add_up_across_workers_and_logs_are_json(database
     assert len({line["request_id"] for line in lines if line.get("logger") == "farmtrace.request"}) == len(
         paths
     )
+
+
+def test_prepare_multiprocess_dir_empties_the_folder_of_an_earlier_run(tmp_path) -> None:
+    folder = tmp_path / "prometheus"
+    prepare_multiprocess_dir(folder)
+    (folder / "counter_123.db").write_bytes(b"stale")
+    (folder / "keep.txt").write_text("not ours")
+    prepare_multiprocess_dir(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
