@@ -16,7 +16,7 @@ from sqlalchemy import select
 from farmtrace.ledger.append import Draft
 from farmtrace.ledger.entry import CLOCK_SKEW
 from farmtrace.trace.context import TraceContext
-from farmtrace.trace.errors import InvalidInput, NotPermitted, RuleViolation
+from farmtrace.trace.errors import InvalidInput, NotFound, NotPermitted, RuleViolation
 from farmtrace.trace.events import types as t
 from farmtrace.trace.events import validate_payload
 from farmtrace.trace.ids import new_batch_id, new_client_id
@@ -136,8 +136,7 @@ class BatchService:
         require_batch_id(batch_id)
         row = self.session.get(Batch, batch_id)
         if row is None:
-            require_batch_id("")  # raises NotFound naming the batch field
-        assert row is not None
+            raise NotFound("batch", f"batch: no batch {batch_id!r}")
         return batch_view(self.ctx, row, on or self.ctx.now().date())
 
     def list(
@@ -174,7 +173,7 @@ class BatchService:
         require_batch_id(batch_id)
         entries = self.ctx.ledger.entries(batch_id)
         if not entries:
-            require_batch_id("")
+            raise NotFound("batch", f"batch: no batch {batch_id!r}")
         return [s.to_json() for s in entries]
 
 

@@ -72,8 +72,7 @@ class RecallService:
         batches = [batch_id, *LineageService(self.ctx).downstream(batch_id)]
         if client_id is not None and self.ctx.previous(f"{client_id}.0") is not None:
             return self._replay(recall_id, batch_id, batches, client_id)
-        for chain in sorted(batches):
-            self.ctx.lock_chain(chain)
+        batches = self._lock_downstream(batch_id, batches)
         states = [load_state(self.session, b) for b in batches]
         org = self.ctx.active_org(actor)
         if org.kind != "operator" and actor != states[0].owner:
@@ -143,6 +142,20 @@ class RecallService:
                 append_and_project(self.ctx, state, t.RECALL_LIFTED, actor, payload, moment, entry_client)
             )
         return RecallResult(recall_id, origin, tuple(batches), True, tuple(entries))
+
+    def _lock_downstream(self, batch_id: str, batches: list[str]) -> list[str]:
+        """Lock every chain the recall reaches; a split committed meanwhile adds batches, so
+        look again until the set is stable (then no new output can appear: the origin's
+        lock is held, and a locked input cannot be split)."""
+        locked: set[str] = set()
+        while True:
+            for chain in sorted(set(batches) - locked):
+                self.ctx.lock_chain(chain)
+                locked.add(chain)
+            again = [batch_id, *LineageService(self.ctx).downstream(batch_id)]
+            if set(again) <= locked:
+                return again
+            batches = again
 
     def recalls_of(self, batch_id: str) -> list[Recall]:
         require_batch_id(batch_id)
