@@ -175,7 +175,9 @@ def parse_recorded_at(text: object) -> datetime:
             f"entry.recorded_at: expected UTC time like 2026-11-29T04:00:00.123Z, found {text!r}"
         )
     try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        # The pattern above fixed the form, so the C parser reads it exactly as strptime
+        # would ("%Y-%m-%dT%H:%M:%S.%fZ"), about ten times faster (verify reads every entry).
+        return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
     except ValueError:
         raise FormatError(f"entry.recorded_at: {text!r} is not a real date and time") from None
 
