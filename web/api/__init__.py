@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     from flask import Response, g, request
 
     from farmtrace.web.api import auth, idempotency
+    from farmtrace.web.api.errors import refuse_nul_characters
     from farmtrace.web.api.resources import BLUEPRINTS
     from farmtrace.web.api.spec import document_idempotency, make_api
 
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     def _authenticate_and_claim_key() -> Response | None:
         if not request.path.startswith(PREFIX + "/"):
             return None
+        refuse_nul_characters()
         auth.load_principal()
         principal = g.api_principal
         return None if principal is None else idempotency.begin(principal.org_id)

@@ -12,6 +12,7 @@ documents it in the OpenAPI document.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from farmtrace.web.api.errors import ScopeMissing, Unauthenticated
 from farmtrace.web.db import SAFE_METHODS, get_session
 
 SECURITY_SCHEME = "bearerAuth"
+# What an issued token looks like (farmtrace.trace.tokens): anything else is refused unread.
+TOKEN_SHAPE = re.compile(r"ft_[A-Za-z0-9_-]{43}\Z")
 
 # What each scope of farmtrace.trace.tokens.SCOPES lets a token call. The domain's rules
 # still apply on top: a lab token with events:write cannot record a harvest.
@@ -80,6 +83,10 @@ def load_principal() -> None:
 
 
 def _authenticate(secret: str) -> ApiToken:
+    if not TOKEN_SHAPE.match(secret):
+        raise Unauthenticated(
+            "Authorization: the API token is not valid (unknown, revoked or expired)", "Authorization"
+        )
     try:
         if request.method in SAFE_METHODS and _needs_touch(secret):
             return _authenticate_and_touch(secret)

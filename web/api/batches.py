@@ -20,7 +20,7 @@ from farmtrace.trace.events.lifecycle import BatchRegisteredSchema
 from farmtrace.trace.models.projection import Batch, BatchFlag
 from farmtrace.trace.projections import require_batch_id
 from farmtrace.web.api.auth import requires
-from farmtrace.web.api.common import actor, entry_id, json_object, request_body
+from farmtrace.web.api.common import actor, entry_id, json_object, request_body, row_number
 from farmtrace.web.api.context import services, settings
 from farmtrace.web.api.pagination import keyset_page, page, time_filters
 from farmtrace.web.api.schemas.batches import BatchOut, BatchSummaryOut, LineageGraphOut, RecordedEventOut
@@ -142,6 +142,7 @@ def batch_entries(batch: str) -> Any:
 def batch_entry(batch: str, seq: int) -> Any:
     """One entry of the batch's chain."""
     require_batch_id(batch)
+    row_number(seq, "seq")
     row = get_session().scalars(select(EntryRow).where(EntryRow.batch == batch, EntryRow.seq == seq)).first()
     if row is None:
         from farmtrace.trace.errors import NotFound

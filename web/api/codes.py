@@ -12,7 +12,7 @@ from farmtrace.trace.codes.issue import CodeService, IssuedRange, RangeEvent
 from farmtrace.trace.errors import InvalidInput
 from farmtrace.trace.events.fields import Text
 from farmtrace.web.api.auth import requires
-from farmtrace.web.api.common import actor, entry_id, envelope, request_body
+from farmtrace.web.api.common import MAX_ROW_NUMBER, actor, entry_id, envelope, request_body, row_number
 from farmtrace.web.api.context import services, settings
 
 bp = Blueprint(
@@ -66,7 +66,10 @@ class RangeActionIn(Schema):
         unknown = RAISE
 
     reason = Text(500, required=True)
-    range = fields.Integer(metadata={"description": "A whole range; or give `code`"})
+    range = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_ROW_NUMBER),
+        metadata={"description": "A whole range; or give `code`"},
+    )
     code = fields.String(
         validate=validate.Length(max=200), metadata={"description": "One code (serial or URI)"}
     )
@@ -131,7 +134,7 @@ def list_ranges(batch: str) -> Any:
 @bp.response(200, RangeOut)
 def get_range(range: int) -> Any:
     """One code range."""
-    return _range_json(code_service().range(range))
+    return _range_json(code_service().range(row_number(range, "range")))
 
 
 def _range_action(kind: str) -> Any:

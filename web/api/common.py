@@ -19,6 +19,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 CLIENT_ID_MAX = 110
 
 
+# The largest id or sequence number a path or body may name: a 32-bit SQL INTEGER. Larger
+# numbers name nothing (and PostgreSQL would refuse to compare them to the column).
+MAX_ROW_NUMBER = 2**31 - 1
+
+
+def row_number(value: int, field: str) -> int:
+    """`value` if it can name a row; NotFound (naming `field`) if it cannot."""
+    from farmtrace.trace.errors import NotFound
+
+    if not 0 <= value <= MAX_ROW_NUMBER:
+        raise NotFound(field, f"{field}: no {field} {value}")
+    return value
+
+
 def json_body() -> Any:
     """The request's JSON (415 if it is not JSON, 400 if it does not parse); validated by
     the domain's schemas, which name every bad field."""

@@ -74,3 +74,14 @@ class NotFoundHere(ApiError):
     status = 404
     title = "Not found"
     slug = "not-found"
+
+
+def refuse_nul_characters() -> None:
+    """A NUL in the path or query names nothing, and PostgreSQL refuses it in any text."""
+    from flask import request
+
+    if "\x00" in request.path:
+        raise ApiError("path: contains a NUL character", "path")
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise ApiError(f"{name.replace(chr(0), '')}: contains a NUL character", name.replace("\x00", ""))

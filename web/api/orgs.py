@@ -16,7 +16,7 @@ from farmtrace.trace.models.registry import Org
 from farmtrace.trace.orgs import ORG_KINDS, OrgSchema
 from farmtrace.trace.tokens import SCOPES
 from farmtrace.web.api.auth import requires
-from farmtrace.web.api.common import actor, body_is, json_object, request_body
+from farmtrace.web.api.common import MAX_ROW_NUMBER, actor, body_is, json_object, request_body
 from farmtrace.web.api.context import services
 from farmtrace.web.api.pagination import keyset_page, page, time_filters
 from farmtrace.web.api.schemas.common import TimeRangeQuerySchema, page_schema
@@ -41,7 +41,10 @@ class TokenIn(Schema):
         required=True,
         validate=validate.Length(min=1, max=len(SCOPES)),
     )
-    user_id = fields.Integer(metadata={"description": "The user the token acts for, if any"})
+    user_id = fields.Integer(
+        validate=validate.Range(min=1, max=MAX_ROW_NUMBER),
+        metadata={"description": "The user the token acts for"},
+    )
     expires_at = fields.AwareDateTime(metadata={"description": "RFC 3339; without it, valid until revoked"})
 
 
