@@ -239,6 +239,11 @@ def entry_vectors() -> dict:
             "entry.recorded_at: expected UTC time",
         ),
         (
+            "recorded_at with non-ASCII (fullwidth) digits",
+            b1["canonical"].replace('"recorded_at":"2026', '"recorded_at":"２０２６'),
+            "entry.recorded_at: expected UTC time",
+        ),
+        (
             "event_time without an offset",
             b1["canonical"].replace("T03:04:05+08:00", "T03:04:05"),
             "entry.event_time: expected an RFC 3339 time with offset",
