@@ -484,6 +484,8 @@ def _mutations() -> list[tuple[str, object]]:
         ("entry too big", lambda b: b["entries"][1]["entry"]["payload"].update(big="x" * 70000)),
         ("float in payload", lambda b: b["entries"][1]["entry"]["payload"].update(dose=1.5)),
         ("missing keys", lambda b: b.pop("keys")),
+        ("lone surrogate", lambda b: b["entries"][1]["entry"]["payload"].update(note="中\U0001f34a\udc00")),
+        ("lone surrogate key", lambda b: b["entries"][1]["entry"]["payload"].update({"x\ud800": 1})),
     ]
 
 
@@ -609,12 +611,13 @@ def test_jcs_matches_python_rfc8785_byte_for_byte(blank: Page) -> None:
 
 def test_jcs_refuses_what_ledger_json_refuses(blank: Page) -> None:
     refused = blank.evaluate(
-        """['1.5', '1e300', '9007199254740992', '"\\\\ud800"', '{"\\\\udc00": 1}'].map(t => {
+        """['1.5', '1e300', '9007199254740992', '"\\\\ud800"', '{"\\\\udc00": 1}',
+            '"\\\\ud83d\\\\ude00\\\\ude00"', '"\\\\ud83d\\\\ud83d\\\\ude00"'].map(t => {
              try { FarmtraceVerify.canonicalize(JSON.parse(t)); return 'accepted ' + t; }
              catch (e) { return 'refused'; }
            })"""
     )
-    assert refused == ["refused"] * 5
+    assert refused == ["refused"] * 7
 
 
 # -- farmtrace verify-url against a live server -------------------------------------------------

@@ -9,7 +9,7 @@
  * proofs only and says that signatures were not checked.
  */
 (() => {
-  'use strict';
+  'use strict'; // ES2017: async functions, no object spread, no \p{} (old Android WebViews)
 
   const T = {
     zh: {
@@ -95,11 +95,17 @@
   // UTF-16 code units (§3.2.3), which is what Array.prototype.sort compares by default.
   const show = (where) => where || '(top level)';
   const join = (where, key) => (/^[A-Za-z_]\w*$/.test(key) ? (where ? `${where}.${key}` : key) : `${where}[${JSON.stringify(key)}]`);
+  // A surrogate code unit without its partner (no \p{Cs}: that needs ES2018).
+  const lone = (s) => {
+    const m = /[\ud800-\udbff](?![\udc00-\udfff])|(^|[^\ud800-\udbff])([\udc00-\udfff])/.exec(s);
+    return m && { at: m.index + (m[2] ? m[1].length : 0), code: (m[2] || m[0]).charCodeAt(0) };
+  };
+  const u4 = (code) => code.toString(16).toUpperCase().padStart(4, '0');
   const wellFormed = (s, where, what) => {
-    const m = /\p{Cs}/u.exec(s);
-    if (m) {
-      const at = [...s.slice(0, m.index)].length; // Python counts code points
-      throw F(`${show(where)}: ${what} contains U+${m[0].charCodeAt(0).toString(16).toUpperCase()} at index ${at}, a lone surrogate with no UTF-8 encoding`);
+    const bad = lone(s);
+    if (bad) {
+      const at = Array.from(s.slice(0, bad.at)).length; // Python counts code points
+      throw F(`${show(where)}: ${what} contains U+${u4(bad.code)} at index ${at}, a lone surrogate with no UTF-8 encoding`);
     }
   };
   const canonicalize = (v, where = '') => {
@@ -268,8 +274,10 @@
   // C2SP signed-note and tlog-checkpoint (ledger/note.py, ledger/checkpoint.py) with one
   // known key, as open_checkpoint(note, VerifierKey(name, key), origin=origin).
   const noteChars = (text, what) => {
-    const bad = /[\x00-\x09\x0b-\x1f]|\p{Cs}/u.exec(text);
-    if (bad) throw F(`${what}: character U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at index ${bad.index} is not allowed`);
+    const control = /[\x00-\x09\x0b-\x1f]/.exec(text);
+    const surrogate = lone(text);
+    const bad = control && (!surrogate || control.index < surrogate.at) ? { at: control.index, code: control[0].charCodeAt(0) } : surrogate;
+    if (bad) throw F(`${what}: character U+${u4(bad.code)} at index ${bad.at} is not allowed`);
   };
   const checkKeyName = (name, what) => {
     if (typeof name !== 'string' || !name) throw F(`${what}: expected a non-empty string, found ${repr(name)}`);
@@ -377,7 +385,7 @@
           keys.set(rec.id, rec);
         } else if (entry.f.type === 'key.revoked') {
           const id = need(p, 'key_id');
-          if (keys.has(id)) keys.set(id, { ...keys.get(id), revoked: entry.rec });
+          if (keys.has(id)) keys.set(id, Object.assign({}, keys.get(id), { revoked: entry.rec }));
         } else throw V(`${where}: unexpected key entry type ${repr(entry.f.type)}`);
       });
     }
