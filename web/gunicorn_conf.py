@@ -17,33 +17,50 @@ max_requests_jitter = 1_000
 # Limit request line and header sizes; bodies are limited by the app (MAX_CONTENT_LENGTH).
 limit_request_line = 8190
 limit_request_fields = 100
-accesslog = "-"
+# No gunicorn access log: it would print query strings and client addresses. The app logs
+# one JSON line per request without them (web/logging.py).
+accesslog = None
 errorlog = "-"
 # Loading the app before forking shares its code pages; each worker opens its own connections.
 preload_app = False
 
 
-# The sequencer runs beside the workers as one child process of the master (set
-# FARMTRACE_SEQUENCER=0 where a dedicated host runs `farmtrace sequencer` instead). Running
-# more than one is safe, only wasteful: integration takes a database lock.
-_sequencer = None
+# Beside the workers the master starts, as child processes: the sequencer (unless
+# FARMTRACE_SEQUENCER=0, where a dedicated host runs `farmtrace sequencer`; running more than
+# one is safe, only wasteful, since integration takes a database lock) and, when witnesses are
+# configured, the client that pushes each new checkpoint to them for cosigning.
+_children: list = []
 
 
 def on_starting(server) -> None:  # type: ignore[no-untyped-def]
-    global _sequencer
-    if os.environ.get("FARMTRACE_SEQUENCER", "1") == "0":
-        return
     import subprocess
     import sys
+    from pathlib import Path
 
-    _sequencer = subprocess.Popen([sys.executable, "-m", "farmtrace.web.cli", "sequencer"])
-    server.log.info("started sequencer (pid %s)", _sequencer.pid)
+    from farmtrace.web.metrics import MULTIPROC_DIR_ENV, prepare_multiprocess_dir
+    from farmtrace.web.settings import Settings
+
+    settings = Settings.from_env()
+    # Workers inherit this; the folder must be empty before they start (prometheus-client).
+    folder = Path(os.environ.setdefault(MULTIPROC_DIR_ENV, str(settings.home / "prometheus")))
+    prepare_multiprocess_dir(folder)
+    commands = []
+    if os.environ.get("FARMTRACE_SEQUENCER", "1") != "0":
+        commands.append(["sequencer"])
+    if settings.witness_urls:
+        commands.append(["witness", "push"])
+    for args in commands:
+        child = subprocess.Popen([sys.executable, "-m", "farmtrace.web.cli", *args])
+        _children.append(child)
+        server.log.info("started %s (pid %s)", " ".join(args), child.pid)
 
 
 def on_exit(server) -> None:  # type: ignore[no-untyped-def]
-    if _sequencer is not None and _sequencer.poll() is None:
-        _sequencer.terminate()
+    for child in _children:
+        if child.poll() is None:
+            child.terminate()
+    for child in _children:
         try:
-            _sequencer.wait(timeout=10)
+            child.wait(timeout=10)
         except Exception:
-            _sequencer.kill()
+            child.kill()
