@@ -733,3 +733,17 @@ def test_harness_without_javascript_and_with_a_language(browser: Browser, clean_
 def test_harness_dump_dom(clean_server: str) -> None:
     dom = dump_dom(f"{clean_server}/_test/verify/B1")
     assert '<section id="verify"' in dom and 'data-bundle-url="/bundle/B1.json"' in dom
+
+
+def test_without_webcrypto_the_page_says_it_cannot_check(browser: Browser, clean_server: str) -> None:
+    no_subtle = "Object.defineProperty(Crypto.prototype, 'subtle', {get: () => undefined});"
+    with browser.new_page(init_scripts=[no_subtle]) as phone:
+        shown = verify_page(phone, clean_server)
+        assert phone.attribute("#verify", "data-state") == "unavailable"
+        assert "此浏览器无法在本机验证记录（需要 HTTPS 和 Web Crypto）。" in shown
+
+
+def test_an_unknown_batch_says_the_proof_cannot_be_downloaded(page: Page, clean_server: str) -> None:
+    shown = verify_page(page, clean_server, batch="NOPE")
+    assert page.attribute("#verify", "data-state") == "unavailable"
+    assert "无法下载验证数据（HTTP 404），请稍后再试。" in shown
