@@ -261,13 +261,13 @@ def test_the_page_speaks_english_when_the_html_says_so(page: Page, clean_server:
     page.screenshot("verify-js-clean-en")
 
 
-def test_a_large_batch_verifies_quickly(page: Page, clean_server: str) -> None:
+def test_a_large_batch_verifies(page: Page, clean_server: str) -> None:
     started = time.monotonic()
     shown = verify_page(page, clean_server, batch="B0")
     elapsed = time.monotonic() - started
     assert "在本机验证通过：41 条记录" in shown
+    # Reported, not asserted: timings belong in bench/ and docs/performance.md.
     print(f"\n41-entry batch verified in the browser in {elapsed * 1000:.0f} ms")
-    assert elapsed < 5
 
 
 def test_same_verdict_as_python_on_the_clean_bundle(
