@@ -265,7 +265,7 @@ class Ledger:
             outcome.append(len(signed))
             signed.append(_Signed(entry, sign(entry.signing_input()), moments[recorded]))
         stored_ids = self._insert(signed) if signed else {}
-        if stored_ids is None:  # only a writer that bypassed our locks can get here; look again
+        if stored_ids is None:  # a racing writer stored one of these ids in another chain: look again
             if retry:
                 return self._append_drafts(drafts, signer, retry=False)
             raise ChainConflict(

@@ -12,10 +12,11 @@ The process helpers here are also used by test_ledger_crash.py.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from farmtrace.ledger.append import Draft, Ledger
 from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.entry import parse_stored_entry
-from farmtrace.ledger.errors import ChainConflict
+from farmtrace.ledger.errors import ChainConflict, KeyNotUsable
 from farmtrace.ledger.keys import MasterKey, SigningKey
 from farmtrace.ledger.keystore import KeyStore
 from farmtrace.ledger.models import EntryRow, MerkleLeaf, Unsequenced
@@ -226,5 +227,53 @@ def test_eight_processes_append_without_fork_gap_loss_or_duplicate(
     expected = dict.fromkeys(batches, 1 + PER_WORKER * (WORKERS if shared else 1))
     assert {batch: n for batch, n in lengths.items() if batch in expected} == expected
 
+    integrate_all(database_url, keys)
+    verify_everything(database_url, keys)
+
+
+def test_an_entry_and_the_revocation_of_its_key_are_ordered_by_lock(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A revocation holds its key's row (or the database) while it picks its time; an
+    append with that key waits for it, then sees the key revoked at an earlier time and is
+    refused. Without the lock it would read the key as valid, record a later time, and
+    store an entry that the key history makes invalid."""
+    keys = prepare_store(database_url, tmp_path / "master.key", ["B1"])
+    master = MasterKey.load_or_create(tmp_path / "master.key")
+    engine = create_db_engine(database_url)
+    revocation_time = datetime.now(UTC) + timedelta(seconds=1)
+    revoked, release, refused = threading.Event(), threading.Event(), []
+
+    def revoke() -> None:
+        with Session(write_engine(engine)) as session:
+            ledger = Ledger(session, clock=lambda: revocation_time)
+            KeyStore(session, master, ledger).revoke(keys.signer.key_id, "laptop stolen")
+            revoked.set()
+            release.wait(30)
+            session.commit()
+
+    def append() -> None:
+        draft = Draft("B1", "farming.input", EVENT_TIME, ORG, "after-theft", {})
+        with Session(write_engine(engine)) as session:
+            try:
+                Ledger(session, clock=lambda: revocation_time + timedelta(milliseconds=5)).append(
+                    draft, keys.signer
+                )
+                session.commit()
+            except KeyNotUsable as exc:
+                refused.append(exc)
+
+    revoker = threading.Thread(target=revoke)
+    revoker.start()
+    assert revoked.wait(30)
+    appender = threading.Thread(target=append)
+    appender.start()
+    time.sleep(0.5)
+    assert appender.is_alive(), "the append did not wait for the revocation's lock"
+    release.set()
+    revoker.join(30)
+    appender.join(30)
+    assert len(refused) == 1 and "revoked or not yet valid" in str(refused[0])
+    engine.dispose()
     integrate_all(database_url, keys)
     verify_everything(database_url, keys)
