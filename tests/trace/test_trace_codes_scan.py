@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from codes_testkit import DOMAIN, GTIN, GTIN_B, PACKER, CodesEnv, make_codes_env, utc
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from farmtrace.ledger.models import EntryRow
 from farmtrace.trace.codes.facts import (
@@ -275,3 +275,31 @@ def test_reprints_are_recorded_and_visible(env: CodesEnv) -> None:
         serial_sha256(serials[0])
         == env.codes.ctx.ledger.entries(env.batch)[1].entry.payload["first_serial_sha256"]
     )
+
+
+def test_forged_and_never_issued_codes_run_the_same_queries(env: CodesEnv) -> None:
+    """Same work, so the same time: both run exactly the one range query, and nothing else."""
+    serials = codes(env, env.batch, 3)[1]
+    key = env.codes.keyring().get(0)
+    unissued = make_serial(key, env.session.get(Allocator, 1).next_n + 11)
+    payload = serials[0][:12] + ("0" if serials[0][12] != "0" else "1") + serials[0][13:19]
+    forged = payload + check_character(payload)
+    keyring = env.codes.keyring()
+    env.session.commit()
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    engine = env.session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        statements = []
+        for text in (forged, unissued):
+            seen.clear()
+            assert scan_facts(env.session, text, keyring=keyring, now=T0).status == NOT_GENUINE
+            statements.append([s for s in seen if not s.startswith(("BEGIN", "SAVEPOINT", "RELEASE"))])
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert statements[0] == statements[1]
+    assert len(statements[0]) == 1 and "codes_range" in statements[0][0] and "LIMIT" in statements[0][0]
