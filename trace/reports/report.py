@@ -1,0 +1,168 @@
+"""A report: the county's figures for a period, broken down by a scope, plus the lab
+failures by analyte and sales by channel. Built by build_report(session, period, scope)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+
+from farmtrace.trace.reports import queries
+from farmtrace.trace.reports.figures import Figures, figures_from
+from farmtrace.trace.reports.period import Period
+from farmtrace.trace.reports.scopes import COUNTY_KEY, UNASSIGNED, Member, Scope, members
+from farmtrace.trace.reports.sql import as_decimal
+
+COMPLAINTS_NOTE: Final = (
+    "complaints not yet recorded: farmtrace has no complaints register yet, so 0 is reported"
+)
+COMPLAINTS_NOTE_ZH: Final = "投诉尚未登记：本系统尚无投诉登记功能，投诉数记为 0"
+GROUPS: Final = (
+    queries.batches,
+    queries.codes,
+    queries.scans,
+    queries.lab_tests,
+    queries.recalls,
+    queries.shipments,
+    queries.excursions,
+    queries.sales,
+)
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    member: Member
+    figures: Figures
+
+
+@dataclass(frozen=True)
+class AnalyteFailures:
+    analyte: str
+    failures: int  # failed results
+    batches: int
+
+
+@dataclass(frozen=True)
+class ChannelSales:
+    channel: str
+    sales: int
+    kg: Decimal
+    litres: Decimal
+    units: Decimal
+
+
+@dataclass(frozen=True)
+class HouseholdSales:
+    """PERSONAL DATA: one poverty-alleviation household's sales. Operator exports only."""
+
+    household: str
+    name_zh: str
+    sales: int
+    kg: Decimal
+    litres: Decimal
+    units: Decimal
+
+
+@dataclass(frozen=True)
+class Report:
+    period: Period
+    scope: Scope
+    generated_at: datetime
+    county: Figures
+    rows: tuple[ReportRow, ...]
+    failures_by_analyte: tuple[AnalyteFailures, ...]
+    sales_by_channel: tuple[ChannelSales, ...]
+    # None unless asked for: naming households makes the report personal data.
+    households: tuple[HouseholdSales, ...] | None = None
+    complaints_recorded: bool = False
+
+    @property
+    def personal_data(self) -> bool:
+        return self.households is not None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return () if self.complaints_recorded else (COMPLAINTS_NOTE,)
+
+    def public(self) -> Report:
+        """The report as it may be published: no household list, small poverty counts withheld."""
+        return replace(
+            self,
+            county=self.county.public(),
+            rows=tuple(ReportRow(r.member, r.figures.public()) for r in self.rows),
+            households=None,
+        )
+
+
+def figures_by_key(session: Session, period: Period, scope: Scope) -> dict[str | None, Figures]:
+    """Figures per scope key (only keys that had anything in the period)."""
+    window = queries.Window.open(session, period, scope)
+    merged = queries._merge(*(group(window) for group in GROUPS))
+    return {key: figures_from(values) for key, values in merged.items()}
+
+
+def county_figures(session: Session, period: Period) -> Figures:
+    return figures_by_key(session, period, Scope.COUNTY).get(COUNTY_KEY, Figures())
+
+
+def build_report(
+    session: Session,
+    period: Period,
+    scope: Scope = Scope.COUNTY,
+    *,
+    include_households: bool = False,
+    now: datetime | None = None,
+) -> Report:
+    """The report for `period`: county totals, one row per member of `scope` (every town,
+    cooperative or product, active or not, plus "unassigned" when it had anything)."""
+    generated_at = now or datetime.now(UTC)
+    window = queries.Window.open(session, period, Scope.COUNTY)
+    county = county_figures(session, period)
+    if scope is Scope.COUNTY:
+        rows: tuple[ReportRow, ...] = (ReportRow(UNASSIGNED[Scope.COUNTY], county),)
+    else:
+        by_key = figures_by_key(session, period, scope)
+        listed = members(session, scope)
+        rows = tuple(ReportRow(m, by_key.get(m.key, Figures())) for m in listed)
+        if None in by_key:
+            rows += (ReportRow(UNASSIGNED[scope], by_key[None]),)
+        known = {m.key for m in listed}
+        # A key that is no longer a member (a place re-kinded) still adds up to the county.
+        rows += tuple(
+            ReportRow(Member(k, k, k), f)
+            for k, f in sorted(by_key.items(), key=_key)
+            if k not in known and k is not None
+        )
+    failures = tuple(AnalyteFailures(a, n, b) for a, n, b in queries.failures_by_analyte(window))
+    channels = tuple(_channel(row) for row in queries.sales_by_channel(window))
+    households = None
+    if include_households:
+        households = tuple(
+            HouseholdSales(
+                row["household"],
+                row["name_zh"],
+                int(row["sales"] or 0),
+                as_decimal(row["sales_mass"]),
+                as_decimal(row["sales_volume"]),
+                as_decimal(row["sales_count"]),
+            )
+            for row in queries.household_sales(window)
+        )
+    return Report(period, scope, generated_at, county, rows, failures, channels, households)
+
+
+def _channel(row: dict[str, Any]) -> ChannelSales:
+    return ChannelSales(
+        str(row["channel"]),
+        int(row["sales"] or 0),
+        as_decimal(row["sales_mass"]),
+        as_decimal(row["sales_volume"]),
+        as_decimal(row["sales_count"]),
+    )
+
+
+def _key(item: tuple[str | None, Any]) -> str:
+    return item[0] or ""
