@@ -21,7 +21,8 @@ VERSION = 1
 # Ed25519 signs SIGNATURE_CONTEXT || canonical bytes: the context keeps an entry signature
 # from ever being valid for another message type signed with the same key.
 SIGNATURE_CONTEXT = b"farmtrace/entry/v1\n"
-MAX_ENTRY_BYTES = 64 * 1024
+# The largest entry a C2SP tlog-tiles entry bundle can carry (a 16-bit length prefix).
+MAX_ENTRY_BYTES = 65535
 KEYS_CHAIN = "keys"
 
 REQUIRED_FIELDS = (

@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from farmtrace.ledger.canonical import canonical_bytes
 from farmtrace.ledger.encoding import b64encode
-from farmtrace.ledger.entry import SIGNATURE_CONTEXT, make_entry, parse_stored_entry
+from farmtrace.ledger.entry import MAX_ENTRY_BYTES, SIGNATURE_CONTEXT, make_entry, parse_stored_entry
 from farmtrace.ledger.errors import FormatError, KeyNotUsable, SignatureError
 from farmtrace.ledger.keyhistory import KeyHistory, registration_payload, revocation_payload
 from farmtrace.ledger.keys import SigningKey, verify_signature
+from farmtrace.ledger.tiles import format_entry_bundle, parse_entry_bundle
 
 PATH = Path(__file__).resolve().parents[1] / "vectors" / "ledger" / "entries.json"
 KEY_NAMES = ("root", "log", "coop-1", "lab-1")
@@ -393,6 +394,18 @@ def test_bad_signatures_do_not_verify(case: dict) -> None:
         Ed25519PublicKey.from_public_bytes(public).verify(
             base64.b64decode(case["signature"]), entry.signing_input()
         )
+
+
+def test_the_entry_size_limit_fits_an_entry_bundle() -> None:
+    fields = parse_stored_entry(VECTORS["entries"][4]["canonical"].encode("utf-8")).fields
+    base = len(canonical_bytes({**fields, "payload": {"pad": ""}}))
+    largest = make_entry({**fields, "payload": {"pad": "x" * (MAX_ENTRY_BYTES - base)}})
+    assert len(largest.canonical) == MAX_ENTRY_BYTES == 65535
+    assert parse_entry_bundle(format_entry_bundle([largest.canonical]), width=1) == [largest.canonical]
+    with pytest.raises(
+        FormatError, match="entry: canonical form is 65536 bytes, more than the limit of 65535"
+    ):
+        make_entry({**fields, "payload": {"pad": "x" * (MAX_ENTRY_BYTES - base + 1)}})
 
 
 if __name__ == "__main__":
