@@ -116,8 +116,13 @@ def run_loop(
     interval_s: float,
     stop: threading.Event,
     on_error: Callable[[Exception], None] = lambda exc: None,
+    on_integrated: Callable[[Integration], None] = lambda done: None,
 ) -> None:
-    """Integrate every `interval_s` seconds until `stop` is set; a failed round is retried."""
+    """Integrate every `interval_s` seconds until `stop` is set; a failed round is retried.
+
+    `on_integrated` is called with each integration after its commit (never before: what
+    it publishes, e.g. the checkpoint file that `farmtrace restore` checks against, must be
+    durable in the database first)."""
     sessions = sessionmaker(bind=write_engine(engine))
     while not stop.is_set():
         try:
@@ -127,6 +132,8 @@ def run_loop(
         except (SQLAlchemyError, LedgerError) as exc:
             on_error(exc)
             done = None
+        if done is not None:
+            on_integrated(done)
         # Catch up without sleeping while a backlog remains.
         if done is None or done.new_size - done.old_size < MAX_BATCH:
             stop.wait(interval_s)

@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from farmtrace.web.cli import db, demo, keys, sequencer, serve, sign, witness
+from farmtrace.web.cli.backup import backup, restore
 from farmtrace.web.cli.batches import batches
 from farmtrace.web.cli.codes import codes
 from farmtrace.web.cli.events import events
@@ -49,3 +50,5 @@ main.add_command(export)
 main.add_command(witness.witness)
 main.add_command(verify_url)
 main.add_command(verify)
+main.add_command(backup)
+main.add_command(restore)
