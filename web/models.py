@@ -9,6 +9,7 @@ import farmtrace.trace.models.accounts  # noqa: F401
 import farmtrace.trace.models.complaints  # noqa: F401
 import farmtrace.trace.models.projection  # noqa: F401
 import farmtrace.trace.models.registry  # noqa: F401
+import farmtrace.trace.reports.indexes  # noqa: F401
 import farmtrace.web.api.models  # noqa: F401
 import farmtrace.web.console.models  # noqa: F401
 from farmtrace.ledger.db import metadata

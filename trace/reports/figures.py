@@ -214,7 +214,7 @@ def figures_from(values: dict[str, Any]) -> Figures:
         items_voided=n("items_voided"),
         scans=n("scans"),
         unique_items_scanned=n("unique_items_scanned"),
-        complaints=0,
+        complaints=n("complaints"),
         lab_tests=n("lab_tests"),
         lab_passed=n("lab_passed"),
         lab_failed=n("lab_failed"),

@@ -34,6 +34,7 @@ from sqlalchemy.sql.selectable import Subquery
 from farmtrace.ledger.models import EntryRow
 from farmtrace.trace.codes.models import CodeRange, CodeVoid, Scan
 from farmtrace.trace.events import types as t
+from farmtrace.trace.models.complaints import Complaint
 from farmtrace.trace.models.projection import Batch, BatchFlag, BatchProducer, LabTest, Recall
 from farmtrace.trace.models.registry import Org
 from farmtrace.trace.reports import sql
@@ -243,6 +244,43 @@ def excursions(w: Window) -> Rows:
         BatchFlag.kind == EXCURSION_FLAG, w.column_in(BatchFlag.event_time)
     )
     return w.fetch(k.group(query))
+
+
+def complaints(w: Window) -> Rows:
+    """Consumers' problem reports received in the period (trace_complaint), whatever their status."""
+    k = Keyer(w.scope)
+    query = select(k.key.label("key"), func.count().label("complaints")).select_from(Complaint)
+    query = k.join(query, Complaint.batch_id).where(w.column_in(Complaint.created_at))
+    return w.fetch(k.group(query))
+
+
+def complaints_by_type(w: Window) -> list[tuple[str, int]]:
+    query = (
+        select(Complaint.problem_type, func.count())
+        .where(w.column_in(Complaint.created_at))
+        .group_by(Complaint.problem_type)
+        .order_by(func.count().desc(), Complaint.problem_type)
+    )
+    return [(str(kind), int(n)) for kind, n in w.session.execute(query)]
+
+
+def complaint_list(w: Window) -> list[dict[str, Any]]:
+    """Every complaint of the period with its phone number: PERSONAL DATA, operator exports only."""
+    query = (
+        select(
+            Complaint.id,
+            Complaint.batch_id,
+            Batch.product_id,
+            Complaint.problem_type,
+            Complaint.status,
+            Complaint.created_at,
+            Complaint.phone,
+        )
+        .outerjoin(Batch, Batch.id == Complaint.batch_id)
+        .where(w.column_in(Complaint.created_at))
+        .order_by(Complaint.created_at, Complaint.id)
+    )
+    return [dict(row) for row in w.session.execute(query).mappings()]
 
 
 # -- sales -------------------------------------------------------------------------------

@@ -16,10 +16,6 @@ from farmtrace.trace.reports.period import Period
 from farmtrace.trace.reports.scopes import COUNTY_KEY, UNASSIGNED, Member, Scope, members
 from farmtrace.trace.reports.sql import as_decimal
 
-COMPLAINTS_NOTE: Final = (
-    "complaints not yet recorded: farmtrace has no complaints register yet, so 0 is reported"
-)
-COMPLAINTS_NOTE_ZH: Final = "投诉尚未登记：本系统尚无投诉登记功能，投诉数记为 0"
 GROUPS: Final = (
     queries.batches,
     queries.codes,
@@ -29,6 +25,7 @@ GROUPS: Final = (
     queries.shipments,
     queries.excursions,
     queries.sales,
+    queries.complaints,
 )
 
 
@@ -67,6 +64,19 @@ class HouseholdSales:
 
 
 @dataclass(frozen=True)
+class ComplaintRecord:
+    """PERSONAL DATA (the phone number): one complaint. Operator exports only."""
+
+    id: int
+    batch_id: str
+    product_id: str | None
+    problem_type: str
+    status: str
+    created_at: datetime
+    phone: str | None
+
+
+@dataclass(frozen=True)
 class Report:
     period: Period
     scope: Scope
@@ -75,17 +85,15 @@ class Report:
     rows: tuple[ReportRow, ...]
     failures_by_analyte: tuple[AnalyteFailures, ...]
     sales_by_channel: tuple[ChannelSales, ...]
-    # None unless asked for: naming households makes the report personal data.
+    complaints_by_type: tuple[tuple[str, int], ...]
+    # None unless asked for: households by name and complaints with phone numbers make the
+    # report personal data (exports then say so on their first row / first sheet).
     households: tuple[HouseholdSales, ...] | None = None
-    complaints_recorded: bool = False
+    complaint_records: tuple[ComplaintRecord, ...] | None = None
 
     @property
     def personal_data(self) -> bool:
-        return self.households is not None
-
-    @property
-    def notes(self) -> tuple[str, ...]:
-        return () if self.complaints_recorded else (COMPLAINTS_NOTE,)
+        return self.households is not None or self.complaint_records is not None
 
     def public(self) -> Report:
         """The report as it may be published: no household list, small poverty counts withheld."""
@@ -94,6 +102,7 @@ class Report:
             county=self.county.public(),
             rows=tuple(ReportRow(r.member, r.figures.public()) for r in self.rows),
             households=None,
+            complaint_records=None,
         )
 
 
@@ -108,12 +117,26 @@ def county_figures(session: Session, period: Period) -> Figures:
     return figures_by_key(session, period, Scope.COUNTY).get(COUNTY_KEY, Figures())
 
 
+def scope_rows(session: Session, period: Period, scope: Scope) -> tuple[ReportRow, ...]:
+    """One row per member of `scope` (every town, cooperative or product, active or not),
+    then "unassigned" when it had anything, so the rows add up to the county."""
+    by_key = figures_by_key(session, period, scope)
+    listed = members(session, scope)
+    rows = tuple(ReportRow(m, by_key.get(m.key, Figures())) for m in listed)
+    if None in by_key:
+        rows += (ReportRow(UNASSIGNED[scope], by_key[None]),)
+    known = {m.key for m in listed}
+    # A key that is no longer a member (a place re-kinded) still adds up to the county.
+    stray = sorted(k for k in by_key if k is not None and k not in known)
+    return rows + tuple(ReportRow(Member(k, k, k), by_key[k]) for k in stray)
+
+
 def build_report(
     session: Session,
     period: Period,
     scope: Scope = Scope.COUNTY,
     *,
-    include_households: bool = False,
+    include_personal: bool = False,
     now: datetime | None = None,
 ) -> Report:
     """The report for `period`: county totals, one row per member of `scope` (every town,
@@ -121,25 +144,20 @@ def build_report(
     generated_at = now or datetime.now(UTC)
     window = queries.Window.open(session, period, Scope.COUNTY)
     county = county_figures(session, period)
-    if scope is Scope.COUNTY:
-        rows: tuple[ReportRow, ...] = (ReportRow(UNASSIGNED[Scope.COUNTY], county),)
-    else:
-        by_key = figures_by_key(session, period, scope)
-        listed = members(session, scope)
-        rows = tuple(ReportRow(m, by_key.get(m.key, Figures())) for m in listed)
-        if None in by_key:
-            rows += (ReportRow(UNASSIGNED[scope], by_key[None]),)
-        known = {m.key for m in listed}
-        # A key that is no longer a member (a place re-kinded) still adds up to the county.
-        rows += tuple(
-            ReportRow(Member(k, k, k), f)
-            for k, f in sorted(by_key.items(), key=_key)
-            if k not in known and k is not None
-        )
+    rows = (
+        (ReportRow(UNASSIGNED[Scope.COUNTY], county),)
+        if scope is Scope.COUNTY
+        else scope_rows(session, period, scope)
+    )
     failures = tuple(AnalyteFailures(a, n, b) for a, n, b in queries.failures_by_analyte(window))
     channels = tuple(_channel(row) for row in queries.sales_by_channel(window))
-    households = None
-    if include_households:
+    by_type = tuple(queries.complaints_by_type(window))
+    households = records = None
+    if include_personal:
+        records = tuple(
+            ComplaintRecord(**{**row, "created_at": _aware(row["created_at"])})
+            for row in queries.complaint_list(window)
+        )
         households = tuple(
             HouseholdSales(
                 row["household"],
@@ -151,7 +169,7 @@ def build_report(
             )
             for row in queries.household_sales(window)
         )
-    return Report(period, scope, generated_at, county, rows, failures, channels, households)
+    return Report(period, scope, generated_at, county, rows, failures, channels, by_type, households, records)
 
 
 def _channel(row: dict[str, Any]) -> ChannelSales:
@@ -164,5 +182,6 @@ def _channel(row: dict[str, Any]) -> ChannelSales:
     )
 
 
-def _key(item: tuple[str | None, Any]) -> str:
-    return item[0] or ""
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes; every stored time is UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
