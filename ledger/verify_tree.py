@@ -90,22 +90,22 @@ class TreePass:
             return False
         start = self._next_leaf
         rows = self.conn.execute(
-            select(MerkleLeaf.leaf_index, EntryRow.entry_hash, EntryRow.batch, EntryRow.seq)
+            select(MerkleLeaf.leaf_index, EntryRow.entry_hash)
             .outerjoin(EntryRow, EntryRow.id == MerkleLeaf.entry_id)
             .where(MerkleLeaf.leaf_index >= start, MerkleLeaf.leaf_index < start + LEAF_CHUNK)
             .order_by(MerkleLeaf.leaf_index)
         ).all()
         self._next_leaf = start + LEAF_CHUNK
         self.leaf_rows += len(rows)
-        leaves: list[tuple[int, bytes | None, str | None, int | None]] = []
+        leaves: list[tuple[int, bytes | None]] = []
         expected = start
-        for leaf_index, entry_hash, batch, seq in rows:
-            leaves.extend((missing, None, None, None) for missing in range(expected, leaf_index))
-            leaves.append((leaf_index, None if entry_hash is None else bytes(entry_hash), batch, seq))
+        for leaf_index, entry_hash in rows:
+            leaves.extend((missing, None) for missing in range(expected, leaf_index))
+            leaves.append((leaf_index, None if entry_hash is None else bytes(entry_hash)))
             expected = leaf_index + 1
         # Leaves absent at the end of this chunk's range (rows cannot tell about them).
         stop = min(self._next_leaf, self._end)
-        leaves.extend((missing, None, None, None) for missing in range(expected, stop))
+        leaves.extend((missing, None) for missing in range(expected, stop))
         if not self._absorb(leaves):
             self._done = True
             self._finish()
@@ -116,19 +116,19 @@ class TreePass:
         while self.step():
             pass
 
-    def _absorb(self, leaves: list[tuple[int, bytes | None, str | None, int | None]]) -> bool:
+    def _absorb(self, leaves: list[tuple[int, bytes | None]]) -> bool:
         """Add leaves in order, flushing at every wanted size; False if the tree breaks off."""
-        missing = [leaf for leaf, entry_hash, _b, _s in leaves if entry_hash is None]
+        missing = [leaf for leaf, entry_hash in leaves if entry_hash is None]
         stand_ins = read_stored(self.conn, (stored_hash_index(0, leaf) for leaf in missing))
-        batch: list[tuple[int, bytes, str | None, int | None]] = []
-        for leaf, entry_hash, entry_batch, seq in leaves:
+        pending: list[bytes] = []
+        for leaf, entry_hash in leaves:
             if entry_hash is None:
                 stored = stand_ins.get(stored_hash_index(0, leaf))
                 if stored is None:
                     self.problems.add(
                         "tree", leaf_problem(leaf, "missing, and merkle_hash holds no hash for it either")
                     )
-                    self._flush(batch)
+                    self._flush(pending)
                     return False
                 # Carry on with the stored leaf hash so that one hole is one problem.
                 self.problems.add(
@@ -138,31 +138,38 @@ class TreePass:
                     ),
                 )
                 entry_hash = stored
-            batch.append((leaf, entry_hash, entry_batch, seq))
-            if self._stop < len(self.stops) and self.size + len(batch) == self.stops[self._stop]:
-                self._flush(batch)
-                batch = []
-        self._flush(batch)
+            pending.append(entry_hash)
+            if self._stop < len(self.stops) and self.size + len(pending) == self.stops[self._stop]:
+                self._flush(pending)
+                pending = []
+        self._flush(pending)
         return True
 
-    def _flush(self, leaves: Sequence[tuple[int, bytes, str | None, int | None]]) -> None:
-        if not leaves:
+    def _flush(self, leaf_hashes: list[bytes]) -> None:
+        """Recompute the stored hashes of the next leaves and compare them with merkle_hash."""
+        if not leaf_hashes:
             return
         first = stored_hash_count(self.size)
-        computed = stored_hashes_for_batch(
-            self.size, [h for _l, h, _b, _s in leaves], _DictReader(self.frontier)
-        )
+        computed = stored_hashes_for_batch(self.size, leaf_hashes, _DictReader(self.frontier))
         stored = self.conn.execute(
             select(MerkleHash.idx, MerkleHash.hash)
             .where(MerkleHash.idx >= first, MerkleHash.idx < first + len(computed))
             .order_by(MerkleHash.idx)
         ).all()
-        by_index = {idx: bytes(h) for idx, h in stored}
-        names = {leaf: (b, s) for leaf, _h, b, s in leaves}
+        if [bytes(h) for _i, h in stored] != computed or (stored and stored[0][0] != first):
+            self._report_stored(first, computed, {idx: bytes(h) for idx, h in stored})
+        self.size += len(leaf_hashes)
+        new = dict(zip(range(first, first + len(computed)), computed, strict=True))
+        self.frontier = {i: self.frontier[i] if i < first else new[i] for i in tree_hash_indexes(self.size)}
+        while self._stop < len(self.stops) and self.stops[self._stop] <= self.size:
+            if self.stops[self._stop] == self.size:
+                self.roots[self.size] = tree_hash(self.size, _DictReader(self.frontier))
+            self._stop += 1
+
+    def _report_stored(self, first: int, computed: list[bytes], stored: dict[int, bytes]) -> None:
         bad_leaves: list[int] = []
-        for offset, want in enumerate(computed):
-            index = first + offset
-            have = by_index.get(index)
+        for index, want in enumerate(computed, start=first):
+            have = stored.get(index)
             if have == want:
                 continue
             level, position = split_stored_hash_index(index)
@@ -170,33 +177,21 @@ class TreePass:
             if level == 0:
                 bad_leaves.append(low)
                 found = "no hash" if have is None else f"hash {b64encode(have)}"
-                batch, seq = names.get(low, (None, None))
-                self.problems.add(
-                    "tree",
-                    leaf_problem(
-                        low,
-                        f"merkle_hash holds {found} for it, but the entry's hash is {b64encode(want)}",
-                        batch,
-                        seq,
-                    ),
-                )
+                batch, seq = self._entry_at(low)
+                what = f"merkle_hash holds {found} for it, but the entry's hash is {b64encode(want)}"
+                self.problems.add("tree", leaf_problem(low, what, batch, seq))
             elif not any(low <= leaf < high for leaf in bad_leaves):
                 found = "missing" if have is None else b64encode(have)
-                self.problems.add(
-                    "tree",
-                    Problem(
-                        f"stored hash {index}",
-                        f"(level {level}, leaves {low}..{high - 1}) is {found}, but the leaves give {b64encode(want)}",
-                        leaf=low,
-                    ),
-                )
-        self.size += len(leaves)
-        new = dict(zip(range(first, first + len(computed)), computed, strict=True))
-        self.frontier = {i: self.frontier[i] if i < first else new[i] for i in tree_hash_indexes(self.size)}
-        while self._stop < len(self.stops) and self.stops[self._stop] <= self.size:
-            if self.stops[self._stop] == self.size:
-                self.roots[self.size] = tree_hash(self.size, _DictReader(self.frontier))
-            self._stop += 1
+                what = f"(level {level}, leaves {low}..{high - 1}) is {found}, but the leaves give {b64encode(want)}"
+                self.problems.add("tree", Problem(f"stored hash {index}", what, leaf=low))
+
+    def _entry_at(self, leaf: int) -> tuple[str | None, int | None]:
+        row = self.conn.execute(
+            select(EntryRow.batch, EntryRow.seq)
+            .join(MerkleLeaf, MerkleLeaf.entry_id == EntryRow.id)
+            .where(MerkleLeaf.leaf_index == leaf)
+        ).first()
+        return (None, None) if row is None else (row.batch, row.seq)
 
     def _finish(self) -> None:
         self._done = True
