@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from farmtrace.ledger.db import create_db_engine
-from farmtrace.web import api, console, health, public, transparency, witnessing
+from farmtrace.web import api, console, datawall, health, public, stats_feed, transparency, witnessing
 from farmtrace.web.db import init_db
 from farmtrace.web.i18n import init_i18n
 from farmtrace.web.logging import init_request_logging
@@ -49,4 +49,6 @@ def create_app(
     app.register_blueprint(console.bp)
     app.register_blueprint(transparency.bp)
     app.register_blueprint(witnessing.bp)
+    app.register_blueprint(stats_feed.bp)
+    app.register_blueprint(datawall.bp)
     return app

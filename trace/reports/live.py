@@ -7,7 +7,6 @@ no phone number or household flag is read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -21,7 +20,7 @@ from farmtrace.trace.events import types as t
 from farmtrace.trace.models.projection import Batch, LabTest, Recall
 from farmtrace.trace.models.registry import Org, Product
 from farmtrace.trace.reports import sql
-from farmtrace.trace.reports.period import Period, custom
+from farmtrace.trace.reports.period import custom
 
 SERIES = ("scans", "sales", "batches", "lab_tests")
 
@@ -152,11 +151,19 @@ def recalls_in_force(session: Session, limit: int = 50) -> list[RecallView]:
 
 
 @dataclass(frozen=True)
+class Cosignature:
+    witness: str
+    key_id: str  # 8 hex digits, as in the witness's vkey
+    timestamp: datetime
+    line: str  # the signature line, "— <name> <base64>"
+
+
+@dataclass(frozen=True)
 class PublishedCheckpoint:
     tree_size: int
     created_at: datetime
     note: str  # the signed note as the log signed it
-    cosignatures: tuple[tuple[str, str, int], ...]  # (witness name, key id, timestamp)
+    cosignatures: tuple[Cosignature, ...]
 
 
 def checkpoints_page(
@@ -168,12 +175,15 @@ def checkpoints_page(
         select(Checkpoint).order_by(Checkpoint.tree_size.desc()).offset((page - 1) * per_page).limit(per_page)
     ).all()
     sizes = [row.tree_size for row in rows]
-    cosigned: dict[int, list[tuple[str, str, int]]] = {}
+    cosigned: dict[int, list[Cosignature]] = {}
     if sizes:
         for cs in session.scalars(
             select(CosignatureRow).where(CosignatureRow.tree_size.in_(sizes)).order_by(CosignatureRow.id)
         ):
-            cosigned.setdefault(cs.tree_size, []).append((cs.witness_name, cs.key_id, cs.timestamp))
+            when = datetime.fromtimestamp(cs.timestamp, UTC)
+            cosigned.setdefault(cs.tree_size, []).append(
+                Cosignature(cs.witness_name, cs.key_id, when, cs.signature_line)
+            )
     return [
         PublishedCheckpoint(r.tree_size, _aware(r.created_at), r.note, tuple(cosigned.get(r.tree_size, ())))
         for r in rows
@@ -204,10 +214,11 @@ def log_and_root_keys(session: Session) -> list[PublishedKey]:
     ]
 
 
-def period_days(period: Period) -> Sequence[date]:
-    return [period.start + timedelta(days=i) for i in range(period.days)]
-
-
 def _aware(moment: datetime) -> datetime:
     # SQLite returns naive datetimes; every stored time is UTC.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def county_name(session: Session) -> str | None:
+    """The operator's name (县级运营中心), for page titles."""
+    return session.scalar(select(Org.name_zh).where(Org.kind == "operator").order_by(Org.created_at).limit(1))
