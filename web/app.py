@@ -32,6 +32,16 @@ def create_app(
         JSON_AS_ASCII=False,
         FARMTRACE=settings,
     )
+    # Console sessions (docs/console.md): signed with a key from keys_dir/session.key, made
+    # on first use; the cookie is Secure whenever the public URL is https.
+    app.config.update(
+        SESSION_COOKIE_NAME="__Host-ft_session" if settings.secure_cookies else "ft_session",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=console.SESSION_IDLE_LIFETIME,
+    )
+    app.session_interface = console.KeyFileSessionInterface(settings.session_key_file)
     if test_config:
         app.config.update(test_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -41,6 +41,16 @@ class Settings:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def session_key_file(self) -> Path:
+        """The console's session-cookie signing key, created (mode 0600) on first use."""
+        return self.keys_dir / "session.key"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are Secure unless the service is reached over plain http (local development)."""
+        return self.public_base_url.startswith("https://")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
