@@ -14,6 +14,7 @@ from farmtrace.web.i18n import init_i18n
 from farmtrace.web.logging import init_request_logging
 from farmtrace.web.metrics import init_metrics
 from farmtrace.web.problems import register_error_handlers
+from farmtrace.web.ratelimit import init_rate_limits
 from farmtrace.web.security import register_security_headers
 from farmtrace.web.settings import Settings
 
@@ -49,6 +50,7 @@ def create_app(
     init_request_logging(app)  # first: its after_request hook then runs last
     init_metrics(app, settings)
     init_db(app, engine or create_db_engine(settings.database_url))
+    init_rate_limits(app)  # before the API's hooks: limits are checked before authentication
     init_i18n(app)
     register_error_handlers(app)
     register_security_headers(app)

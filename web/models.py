@@ -12,6 +12,7 @@ import farmtrace.trace.models.registry  # noqa: F401
 import farmtrace.trace.reports.indexes  # noqa: F401
 import farmtrace.web.api.models  # noqa: F401
 import farmtrace.web.console.models  # noqa: F401
+import farmtrace.web.ratelimit  # noqa: F401
 from farmtrace.ledger.db import metadata
 
 __all__ = ["metadata"]

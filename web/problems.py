@@ -99,6 +99,11 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
         "Another item for the same batch was refused; none of them was recorded.",
     ),
     "too-large": (413, "Request too large", "The body is larger than the limit."),
+    "rate-limited": (
+        429,
+        "Too many requests",
+        "A rate limit (`limit` names it) is used up; retry after the seconds in Retry-After.",
+    ),
     "internal": (500, "Internal server error", "Nothing was recorded; retrying with the same key is safe."),
 }
 
