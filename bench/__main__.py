@@ -17,6 +17,7 @@ GROUPS = {
     "limits": "bench.bench_limits",
     "ledger": "bench.bench_ledger",
     "codes": "bench.bench_codes",
+    "printer": "bench.bench_printer",
 }
 
 
