@@ -15,6 +15,7 @@ from farmtrace.web.cli.export import export
 from farmtrace.web.cli.orgs import orgs
 from farmtrace.web.cli.places import places
 from farmtrace.web.cli.products import products
+from farmtrace.web.cli.report import report
 from farmtrace.web.cli.verify import verify
 from farmtrace.web.cli.verify_url import verify_url
 
@@ -50,5 +51,6 @@ main.add_command(export)
 main.add_command(witness.witness)
 main.add_command(verify_url)
 main.add_command(verify)
+main.add_command(report)
 main.add_command(backup)
 main.add_command(restore)
