@@ -19,7 +19,10 @@ from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.keys import MasterKey, SigningKey
 from farmtrace.ledger.keystore import KeyStore
 from farmtrace.ledger.models import Checkpoint, EntryRow, MerkleLeaf
+from farmtrace.ledger.note import SignerKey
+from farmtrace.ledger.sequencer import integrate
 from farmtrace.ledger.verify import format_root_key, parse_root_key
+from farmtrace.web.settings import Settings
 
 FARMTRACE = str(Path(sys.executable).with_name("farmtrace"))
 WHEN = datetime(2026, 8, 30, tzinfo=UTC)
@@ -39,26 +42,20 @@ def cli(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     assert init.returncode == 0, init.stderr
     assert f"root public key written to {tmp_path / 'keys' / 'root.pub'}" in init.stdout
     engine = create_db_engine(database_url)
+    origin = Settings.from_env(env).log_origin
     with Session(write_engine(engine)) as session:
+        # The same keys the CLI created (and the sequencer's work, done here in-process:
+        # `farmtrace sequencer --once` is the same integrate() call, and slow to start).
         keystore = KeyStore(session, MasterKey.load(tmp_path / "keys" / "master.key"))
+        log = SignerKey(origin, keystore.log_key().seed)
         coop = keystore.create_org_key("coop-1")
         keystore.ledger.open_chain(Draft("B1", "batch.registered", WHEN, "coop-1", "reg"), coop)
         for n in range(2):
             keystore.ledger.append(Draft("B1", "farming.input", WHEN, "coop-1", f"in-{n}"), coop)
-        session.commit()
-    assert run(env, "sequencer", "--once").returncode == 0
-    with Session(write_engine(engine)) as session:
-        keystore = KeyStore(session, MasterKey.load(tmp_path / "keys" / "master.key"))
-        keystore.ledger.append(
-            Draft("B1", "harvest.recorded", WHEN, "coop-1", "h"), keystore.signer_for("coop-1")
-        )
-        session.commit()
-    assert run(env, "sequencer", "--once").returncode == 0
-    with Session(write_engine(engine)) as session:
-        keystore = KeyStore(session, MasterKey.load(tmp_path / "keys" / "master.key"))
-        keystore.ledger.append(
-            Draft("B1", "retail.received", WHEN, "coop-1", "d"), keystore.signer_for("coop-1")
-        )
+        integrate(session, log)
+        keystore.ledger.append(Draft("B1", "harvest.recorded", WHEN, "coop-1", "h"), coop)
+        integrate(session, log)
+        keystore.ledger.append(Draft("B1", "retail.received", WHEN, "coop-1", "d"), coop)
         session.commit()
     yield env, engine, tmp_path
     engine.dispose()
