@@ -103,7 +103,7 @@ def test_a_tampered_store_fails_naming_the_entry(cli) -> None:  # type: ignore[n
     result = run(env, "verify")
     assert result.returncode == 1
     assert result.stdout.splitlines()[0] == f"FAILED: {named}"
-    assert "  1 problems; in order:" in result.stdout
+    assert "  1 problem, in order:" in result.stdout
 
     batch = run(env, "verify", "--batch", "B1")
     assert batch.returncode == 1 and batch.stdout.splitlines()[0] == f"FAILED: {named}"

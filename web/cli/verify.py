@@ -171,7 +171,8 @@ def _print_failure(exc: StoreVerificationError, root: bytes, source: str, as_jso
     click.echo(f"FAILED: {exc.problems[0]}")
     shown = exc.problems[:20]
     more = len(exc.problems) - len(shown) + getattr(report, "more_problems", 0)
-    click.echo(f"  {len(exc.problems) + getattr(report, 'more_problems', 0):,} problems; in order:")
+    total = len(exc.problems) + getattr(report, "more_problems", 0)
+    click.echo(f"  {total:,} {'problem' if total == 1 else 'problems'}, in order:")
     for problem in shown:
         click.echo(f"    {problem}")
     if more:
