@@ -61,7 +61,9 @@ def test_retry_returns_the_original_response_byte_for_byte_and_records_once(coop
     assert first.status_code == 201
     # the same JSON with other whitespace and key order is the same request
     reordered = json.dumps({"payload": {"unit": "kg", "quantity": "120"}}, indent=2)
-    again = coop.client.post(path, data=reordered, headers={**coop.headers(key), "Content-Type": "application/json"})
+    again = coop.client.post(
+        path, data=reordered, headers={**coop.headers(key), "Content-Type": "application/json"}
+    )
     assert again.status_code == 201 and again.data == first.data
     assert entry_count(coop, batch) == 2
 
@@ -100,9 +102,16 @@ def test_malformed_key_is_400(coop: Api) -> None:
 
 def test_keys_are_scoped_per_organisation(operator: Api, county: dict[str, str], coop: Api) -> None:
     key = new_key()
-    assert coop.post("/api/v1/places", {"id": "coop-store", "kind": "warehouse", "name_zh": "仓"}, key=key).status_code == 201
+    assert (
+        coop.post(
+            "/api/v1/places", {"id": "coop-store", "kind": "warehouse", "name_zh": "仓"}, key=key
+        ).status_code
+        == 201
+    )
     carrier = operator.as_token(county["carrier-sf"])
-    response = carrier.post("/api/v1/places", {"id": "sf-store", "kind": "warehouse", "name_zh": "仓"}, key=key)
+    response = carrier.post(
+        "/api/v1/places", {"id": "sf-store", "kind": "warehouse", "name_zh": "仓"}, key=key
+    )
     assert response.status_code == 201
 
 
@@ -153,8 +162,16 @@ def test_bulk_mix_of_good_and_bad_items(operator: Api, county: dict[str, str], c
     good = register_batch(coop)["batch"]
     doomed = register_batch(coop)["batch"]
     items = [
-        {"batch": good, "type": "farming.input", "payload": {"kind": "fertiliser", "product_name": "有机肥", "dose": "300", "dose_unit": "kg/mu"}},
-        {"batch": good, "type": "farming.input", "payload": {"kind": "fertiliser", "product_name": "x", "dose": "-3", "dose_unit": "kg/mu"}},
+        {
+            "batch": good,
+            "type": "farming.input",
+            "payload": {"kind": "fertiliser", "product_name": "有机肥", "dose": "300", "dose_unit": "kg/mu"},
+        },
+        {
+            "batch": good,
+            "type": "farming.input",
+            "payload": {"kind": "fertiliser", "product_name": "x", "dose": "-3", "dose_unit": "kg/mu"},
+        },
         {"batch": doomed, "type": "farming.harvested", "payload": {"quantity": "50", "unit": "kg"}},
         {"batch": good, "type": "farming.harvested", "payload": {"quantity": "900", "unit": "kg"}},
         {"batch": doomed, "type": "logistics.warehouse_in", "payload": {"place": "no-such-store"}},

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from farmtrace.web.api.docs import DOCS_CSS, render_docs
+from farmtrace.web.api.spec import document_external_routes
 
 bp = Blueprint("meta", __name__, url_prefix="/api/v1", description="This API's description of itself.")
 
@@ -23,7 +24,12 @@ class RootSchema(Schema):
 
 
 def openapi_document() -> dict[str, Any]:
-    return current_app.extensions["farmtrace.api"].spec.to_dict()
+    api = current_app.extensions["farmtrace.api"]
+    # Blueprints registered after the API's (the statistics feed) are known only now.
+    if not current_app.extensions.get("farmtrace.api.external_documented"):
+        document_external_routes(api, current_app)
+        current_app.extensions["farmtrace.api.external_documented"] = True
+    return api.spec.to_dict()
 
 
 @bp.route("/", methods=["GET"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http
 import re
+from copy import deepcopy
 from typing import Any
 
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -120,6 +121,55 @@ def document_idempotency(api: FarmtraceApi) -> None:
                 operation.setdefault("parameters", []).append(
                     {"$ref": "#/components/parameters/IdempotencyKey"}
                 )
+
+
+# Routes under /api/v1 served by blueprints outside web/api (plain Flask, no schemas of
+# ours), described here so that the document stays complete: path -> operations.
+EXTERNAL_ROUTES: dict[str, dict[str, Any]] = {
+    "/api/v1/stats/{kind}": {
+        "get": {
+            "tags": ["statistics"],
+            "summary": "County statistics feed for the upstream statistics system (public aggregates).",
+            "description": "Served by farmtrace.web.stats_feed; the body is documented in docs/reports.md.",
+            "parameters": [
+                {
+                    "in": "path",
+                    "name": "kind",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                    "description": "daily, monthly or annual",
+                },
+                {
+                    "in": "query",
+                    "name": "date",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "2026-09-14 (daily), 2026-09 (monthly) or 2026 (annual)",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The feed document, version 1",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "default": {"$ref": "#/components/responses/DEFAULT_ERROR"},
+            },
+        }
+    }
+}
+
+
+def document_external_routes(api: FarmtraceApi, app: Any) -> None:
+    """Describe the routes of EXTERNAL_ROUTES that this app actually serves."""
+    served = {rule.rule.replace("<", "{").replace(">", "}") for rule in app.url_map.iter_rules()}
+    for path, operations in EXTERNAL_ROUTES.items():
+        if path in served:
+            # Written as finished OpenAPI (explicit $refs): apispec's Flask plugin would want
+            # the view function, which is not ours.
+            api.spec._paths[path] = deepcopy(operations)
+            for operation in operations.values():
+                for tag in operation.get("tags", []):
+                    api.spec.tag({"name": tag, "description": "Served outside web/api; see its description."})
 
 
 def make_api(app: Any) -> FarmtraceApi:
