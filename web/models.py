@@ -7,6 +7,7 @@ import farmtrace.ledger.models  # noqa: F401
 import farmtrace.trace.codes.models  # noqa: F401
 import farmtrace.trace.models.accounts  # noqa: F401
 import farmtrace.trace.models.complaints  # noqa: F401
+import farmtrace.trace.models.printing  # noqa: F401
 import farmtrace.trace.models.projection  # noqa: F401
 import farmtrace.trace.models.registry  # noqa: F401
 import farmtrace.trace.reports.indexes  # noqa: F401
