@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from farmtrace.ledger.append import Ledger
-from farmtrace.ledger.db import write_engine
+from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.keys import MasterKey
 from farmtrace.ledger.keystore import KeyStore
 from farmtrace.trace.codes.issue import CodeService
@@ -75,8 +75,11 @@ def seed(engine: Engine, home) -> Seeded:  # type: ignore[no-untyped-def]
     return Seeded(items_coded=40, scans=len(SCANS), unique_items=len(set(SCANS)))
 
 
-@pytest.fixture
-def wall_app(engine: Engine, tmp_path):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def wall_app(database_factory, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One seeded database for the module: the tests only read."""
+    engine = create_db_engine(database_factory.new_url())
+    tmp_path = tmp_path_factory.mktemp("wall")
     seeded = seed(engine, tmp_path)
     settings = Settings.from_env(
         {
@@ -84,7 +87,8 @@ def wall_app(engine: Engine, tmp_path):  # type: ignore[no-untyped-def]
             "FARMTRACE_DATABASE_URL": engine.url.render_as_string(hide_password=False),
         }
     )
-    return create_app(settings, engine=engine), seeded
+    yield create_app(settings, engine=engine), seeded
+    engine.dispose()
 
 
 @pytest.fixture(scope="module")

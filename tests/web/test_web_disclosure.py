@@ -14,13 +14,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from farmtrace.ledger.append import Draft, Ledger
 from farmtrace.ledger.checkpoint import open_checkpoint
 from farmtrace.ledger.cosignature import cosign
-from farmtrace.ledger.db import write_engine
+from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.keys import MasterKey
 from farmtrace.ledger.keystore import KeyStore
 from farmtrace.ledger.models import Checkpoint
@@ -56,8 +56,11 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def site(engine: Engine, tmp_path):  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def site(database_factory, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One site for the module: the tests only read."""
+    engine = create_db_engine(database_factory.new_url())
+    tmp_path = tmp_path_factory.mktemp("disclosure")
     clock = Clock(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))
     master = MasterKey.load_or_create(tmp_path / "keys" / "master.key")
     witness = generate_signer_key(WITNESS, SIG_TYPE_COSIGNATURE_V1)
@@ -91,7 +94,8 @@ def site(engine: Engine, tmp_path):  # type: ignore[no-untyped-def]
             "FARMTRACE_WITNESS_KEYS": format_verifier_key(witness.verifier_key()),
         }
     )
-    return create_app(settings, engine=engine).test_client(), sizes, log_vkey, witness
+    yield create_app(settings, engine=engine).test_client(), sizes, log_vkey, witness
+    engine.dispose()
 
 
 def test_the_page_lists_checkpoints_keys_and_recalls_without_personal_data(site) -> None:  # type: ignore[no-untyped-def]
