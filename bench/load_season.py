@@ -180,8 +180,8 @@ def build_slice(url: str, home: str, first: int, count: int, events: int, codes:
         with sessions() as session:
             keystore = KeyStore(session, master)
             t = trace_services(session, keystore)
-            codes_service = CodeService(t.ctx, max_count=max(codes, 1))
             drafts: dict[str, list[Draft]] = {}
+            registered: list[tuple[str, str, int]] = []
             for i in range(start, min(start + COMMIT_EVERY, first + count)):
                 ids = town(i % TOWNS)
                 when = SEASON_START + timedelta(minutes=i)
@@ -195,9 +195,7 @@ def build_slice(url: str, home: str, first: int, count: int, events: int, codes:
                     ids["coop"], payload, event_time=when, client_id=f"season:{i}"
                 ).batch
                 made += 1
-                if codes:
-                    codes_service.issue(ids["packer"], batch, codes, client_id=f"season:{i}:codes")
-                    made += 1
+                registered.append((batch, ids["packer"], i))
                 for step, (kind, body, actor, moment) in enumerate(_events(i, when, events)):
                     values = validate_payload(kind, body)
                     drafts.setdefault(actor, []).append(
@@ -208,6 +206,15 @@ def build_slice(url: str, home: str, first: int, count: int, events: int, codes:
             for actor, batch_drafts in drafts.items():
                 t.ctx.ledger.append_many(batch_drafts, keystore.signer_for(actor))
                 made += len(batch_drafts)
+            session.commit()
+        # Code issuance takes the allocator's row lock until commit: its own short
+        # transaction, so the worker processes do not queue behind each other's batches.
+        with sessions() as session:
+            t = trace_services(session, KeyStore(session, master))
+            codes_service = CodeService(t.ctx, max_count=max(codes, 1))
+            for batch, packer, i in registered if codes else []:
+                codes_service.issue(packer, batch, codes, client_id=f"season:{i}:codes")
+                made += 1
             session.commit()
     engine.dispose()
     return made
