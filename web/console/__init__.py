@@ -76,7 +76,9 @@ def _csrf_field() -> Any:
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> tuple[str, int]:
     status = exc.code or 500
-    detail = exc.description if isinstance(exc, csrf.CsrfRejected) or status in (400, 413) else None
+    detail = exc.description if status in (400, 413) else None
+    if isinstance(exc, csrf.CsrfRejected):
+        detail = f"{translate('error.csrf')}（{exc.description}）"
     return render_template("console/error.html", status=status, title=_title(status), detail=detail), status
 
 

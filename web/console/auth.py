@@ -38,7 +38,8 @@ def login() -> Response | tuple[str, int]:
     db = get_session()
     user_key = throttle.user_key(username)
     client_key = throttle.client_key(_secret(), request.remote_addr)
-    refusal = throttle.claim(db, {user_key: throttle.USER_POLICY, client_key: throttle.CLIENT_POLICY}, now())
+    moment = now()
+    refusal = throttle.claim(db, {user_key: throttle.USER_POLICY, client_key: throttle.CLIENT_POLICY}, moment)
     # The attempt is counted even though this response may be a refusal (status >= 400
     # would roll the request's transaction back).
     db.commit()
@@ -53,7 +54,7 @@ def login() -> Response | tuple[str, int]:
         account = svc().accounts.authenticate(username, password)
     except AuthenticationFailed:
         return _login_page(target, username, translate("login.failed"), 401)
-    throttle.succeeded(db, user_key, client_key)
+    throttle.succeeded(db, user_key, client_key, moment)
     start_session(db, account)
     csrf.rotate()
     return redirect(target or url_for("console.home"), code=303)

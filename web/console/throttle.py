@@ -78,14 +78,16 @@ def claim(session: Session, keys: dict[str, Policy], now: datetime) -> Refusal |
     return None
 
 
-def succeeded(session: Session, user: str, client: str) -> None:
-    """The claimed attempt was right: forget the user name's failures, take back the client's one."""
+def succeeded(session: Session, user: str, client: str, now: datetime) -> None:
+    """The claimed attempt was right: forget the user name's failures, and take back the
+    client's one, so a colleague behind the same address need not wait because of it."""
     row = session.get(LoginThrottle, user)
     if row is not None:
         session.delete(row)
     row = session.get(LoginThrottle, client)
     if row is not None and row.failures > 0:
         row.failures -= 1
+        row.last_failure_at = now - CLIENT_POLICY.delay(row.failures)
         if row.failures < CLIENT_POLICY.lock_after:
             row.locked_until = None
     session.flush()
