@@ -61,6 +61,7 @@ QR_COUNT = 100_000
 
 
 def run() -> list[Result]:
+    load_before = os.getloadavg()[0]
     results = _primitives()
     with _sqlite_database() as url:
         results += _engine_figures("SQLite", url)
@@ -70,6 +71,11 @@ def run() -> list[Result]:
     except Exception as exc:  # a missing server is reported in the table, not fatal
         results.append(Result("PostgreSQL", 0, "", note=f"not measured: {type(exc).__name__}"))
     results += _qr_round_trip()
+    # Other work on the machine skews every figure (the limits too); say how busy it was.
+    load = max(load_before, os.getloadavg()[0])
+    results.append(
+        Result("load average (1 min) at start or end, the larger", load, "", f"{os.cpu_count()} cores")
+    )
     return results
 
 
