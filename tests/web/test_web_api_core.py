@@ -319,7 +319,9 @@ def test_every_operation_refuses_a_token_without_its_scope(
     assert checked >= 40
 
 
-def test_inputs_no_database_can_hold_are_refused_before_the_query(operator: Api, county: dict[str, str]) -> None:
+def test_inputs_no_database_can_hold_are_refused_before_the_query(
+    operator: Api, county: dict[str, str]
+) -> None:
     response = operator.get("/api/v1/orgs/a%00b")
     assert response.status_code == 400 and response.json["errors"][0]["field"] == "path"
     response = operator.get("/api/v1/orgs?kind=lab%00")
@@ -328,5 +330,7 @@ def test_inputs_no_database_can_hold_are_refused_before_the_query(operator: Api,
     assert response.status_code == 401
     response = operator.get("/api/v1/codes/ranges/47942031968")
     assert response.status_code == 404 and response.json["errors"][0]["field"] == "range"
-    response = operator.post(f"/api/v1/orgs/{OPERATOR}/tokens", {"name": "x", "scopes": ["admin"], "user_id": 2**40})
+    response = operator.post(
+        f"/api/v1/orgs/{OPERATOR}/tokens", {"name": "x", "scopes": ["admin"], "user_id": 2**40}
+    )
     assert response.status_code == 422 and response.json["errors"][0]["field"] == "user_id"
