@@ -293,7 +293,7 @@ def console_post_urls(app: Flask) -> list[str]:
                 "DELETE",
             }:
                 continue
-            urls.append(url_for(rule.endpoint, **{a: DUMMY_VALUES[a] for a in rule.arguments}))
+            urls.append(url_for(rule.endpoint, **{a: DUMMY_VALUES.get(a, "1") for a in rule.arguments}))
     return sorted(urls)
 
 

@@ -7,12 +7,14 @@ Only the seeding goes through the domain; the tests themselves act through HTTP.
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ USERS: dict[str, tuple[str, list[str]]] = {
     "op-viewer": (OPERATOR, ["viewer"]),
     "coop-user": ("coop-changbu", ["recorder"]),
     "coop-viewer": ("coop-changbu", ["viewer"]),
+    "coop2-user": ("coop-hengpi", ["recorder"]),
     "lab-user": ("lab-meizhou", ["recorder"]),
     "carrier-user": ("carrier-wuhua", ["recorder"]),
     "station-user": ("station-yuanqiao", ["recorder"]),
@@ -57,6 +60,7 @@ PLACES = (
 )
 ORGS = (
     {"id": "coop-changbu", "kind": "cooperative", "name_zh": "长布红薯合作社", "place": "wuhua.changbu"},
+    {"id": "coop-hengpi", "kind": "cooperative", "name_zh": "横陂丝苗米合作社"},
     {"id": "lab-meizhou", "kind": "lab", "name_zh": "梅州检测中心"},
     {"id": "carrier-wuhua", "kind": "carrier", "name_zh": "五华物流"},
     {
@@ -75,6 +79,7 @@ PRODUCT = {
     "specification": "5 kg/箱",
     "gtin": "6901234567892",
 }
+OTHER_PRODUCT = {"id": "hengpi-rice", "name_zh": "横陂丝苗米", "category": "grain", "unit": "kg"}
 
 
 @pytest.fixture
@@ -130,6 +135,7 @@ def seed(app: Flask) -> None:
         for org in ORGS:
             services.orgs.register(OPERATOR, org)
         services.products.register("coop-changbu", PRODUCT)
+        services.products.register("coop-hengpi", OTHER_PRODUCT)
         for username, (org, roles) in USERS.items():
             services.accounts.add_user(
                 OPERATOR,
@@ -270,10 +276,14 @@ def register_batch(console: Console, days_ago: float = 10, quantity: str | None 
     return found.group(1)
 
 
+def io_bytes(data: bytes) -> io.BytesIO:
+    return io.BytesIO(data)
+
+
 def field_error(html: str, name: str) -> str | None:
     """The error shown next to the field `name` (id f-<name>-error), or None."""
     found = re.search(rf'<p class="error" id="f-{re.escape(name)}-error">([^<]*)</p>', html)
-    return None if found is None else found.group(1)
+    return None if found is None else unescape(found.group(1))
 
 
 def field_value(html: str, name: str) -> str | None:
@@ -285,7 +295,7 @@ def field_value(html: str, name: str) -> str | None:
         )
     if found is None:
         found = re.search(rf'<textarea [^>]*name="{re.escape(name)}"[^>]*>([^<]*)</textarea>', html)
-    return None if found is None else found.group(1)
+    return None if found is None else unescape(found.group(1))
 
 
 def selected(html: str, name: str) -> str | None:

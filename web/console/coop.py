@@ -78,7 +78,7 @@ def _register_fields() -> list[Field]:
                 "product": {"choices": options(((p.id, f"{p.name_zh}（{p.id}）") for p in products), False)},
                 "producers": {"choices": tuple((o.id, o.name_zh) for o in producers)},
                 "origin_place": {"choices": _places(ORIGIN_PLACE_KINDS)},
-                "lot": {"help": translate("coop.lot_help")},
+                "lot": {"help": translate("coop.lot_help"), "required": False},
                 "expected_quantity": {"help": translate("coop.expected_help")},
             },
         ),

@@ -90,6 +90,8 @@ def describe(
         if field is None:
             continue
         extra = dict((overrides or {}).get(name, {}))
+        if "choices" in extra and "widget" not in extra and field.widget == "text":
+            extra["widget"] = "select"  # an id field offered as a list (products, places)
         out.append(replace(field, **extra))
     return out
 
