@@ -14,6 +14,7 @@ from farmtrace.web.cli.events import events
 from farmtrace.web.cli.export import export
 from farmtrace.web.cli.orgs import orgs
 from farmtrace.web.cli.places import places
+from farmtrace.web.cli.print_cmd import print_labels
 from farmtrace.web.cli.products import products
 from farmtrace.web.cli.report import report
 from farmtrace.web.cli.verify import verify
@@ -42,6 +43,7 @@ main.add_command(keys.keys)
 main.add_command(sequencer.sequencer)
 main.add_command(sign.sign)
 main.add_command(codes)
+main.add_command(print_labels)
 main.add_command(orgs)
 main.add_command(places)
 main.add_command(products)

@@ -23,6 +23,7 @@ from farmtrace.web.console import (
     logistics,
     operator,
     packing,
+    printing,
     records,
 )
 from farmtrace.web.console.access import AREAS, current_user, load_user
@@ -36,7 +37,7 @@ __all__ = ["SESSION_IDLE_LIFETIME", "KeyFileSessionInterface", "bp"]
 bp = Blueprint("console", __name__, url_prefix="/console")
 csrf.protect(bp)
 bp.before_request(load_user)
-for _area in (auth, coop, lab, logistics, packing, operator, records):
+for _area in (auth, coop, lab, logistics, packing, printing, operator, records):
     bp.register_blueprint(_area.bp)
 
 
