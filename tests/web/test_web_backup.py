@@ -158,14 +158,14 @@ def live(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_backup_while_writing_then_restore_verifies(live, database_factory, tmp_path: Path) -> None:
     env, acks, stop_all = live
-    wait_for(lambda: len(acked(acks)) >= 60, "60 acknowledged entries")
+    wait_for(lambda: len(acked(acks)) >= 30, "30 acknowledged entries")
     before = acked(acks)
     out = tmp_path / "backups" / "ft.backup"
     made = run(env, "backup", str(out))
     assert made.returncode == 0, made.stderr
     assert f"backup written to {out}" in made.stdout
     after_backup = len(acked(acks))
-    wait_for(lambda: len(acked(acks)) >= after_backup + 20, "appends after the backup")
+    wait_for(lambda: len(acked(acks)) >= after_backup + 10, "appends after the backup")
     stop_all()
 
     manifest = json.loads(manifest_path(out).read_text())
@@ -199,7 +199,7 @@ def test_restoring_a_backup_older_than_a_published_checkpoint_is_refused(live, t
     out = tmp_path / "old.backup"
     assert run(env, "backup", str(out)).returncode == 0
     old_size = json.loads(manifest_path(out).read_text())["tree_size"]
-    wait_for(lambda: checkpoint_size(latest.read_text()) >= old_size + 20, "a newer published checkpoint")
+    wait_for(lambda: checkpoint_size(latest.read_text()) >= old_size + 10, "a newer published checkpoint")
     stop_all()  # the service is stopped for a restore
     published = checkpoint_size(latest.read_text())
     live_ids = stored_ids(env["FARMTRACE_DATABASE_URL"])
