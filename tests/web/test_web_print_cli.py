@@ -6,6 +6,7 @@ packing-station console page that starts a job as a separate process."""
 from __future__ import annotations
 
 import os
+import pty
 import re
 import signal
 import socket
@@ -325,7 +326,7 @@ def test_a_printer_that_drops_mid_job_then_resume_prints_each_label_once(county:
 def test_ctrl_c_cancels_cleanly_and_resume_finishes_the_file(county: County, tmp_path: Path) -> None:
     out = tmp_path / "roll.zpl"
     process = spawn(
-        county, "print", "--batch", county.batch, "--count", "600", "--to", str(out), "--confirm-every", "10",
+        county, "print", "--batch", county.batch, "--count", "200", "--to", str(out), "--confirm-every", "10",
         "--zpl-font", "none", "--station", PACKER,
     )  # fmt: skip
     try:
@@ -336,8 +337,8 @@ def test_ctrl_c_cancels_cleanly_and_resume_finishes_the_file(county: County, tmp
         process.kill()
     assert process.returncode == 1, stderr
     row = county.job(1)
-    assert row.state == "cancelled" and 20 <= row.confirmed < 600
-    assert f"job 1 cancelled: {row.confirmed:,} of 600 labels confirmed; resume with" in stderr.decode()
+    assert row.state == "cancelled" and 20 <= row.confirmed < 200
+    assert f"job 1 cancelled: {row.confirmed:,} of 200 labels confirmed; resume with" in stderr.decode()
     # cancelled after confirming what was sent: the file holds exactly the confirmed labels
     assert (
         formats_in(out.read_bytes()) == county.uris[: row.confirmed]
@@ -345,13 +346,13 @@ def test_ctrl_c_cancels_cleanly_and_resume_finishes_the_file(county: County, tmp
     )
     code, _, stderr = farmtrace(county, "print", "--resume", "1", "--zpl-font", "none")
     assert code == 0, stderr
-    assert formats_in(out.read_bytes()) == county.uris[:600]
+    assert formats_in(out.read_bytes()) == county.uris[:200]
 
 
 def test_a_killed_process_leaves_an_accurate_count(county: County, tmp_path: Path) -> None:
     out = tmp_path / "roll.zpl"
     process = spawn(
-        county, "print", "--batch", county.batch, "--count", "800", "--to", str(out), "--confirm-every", "25",
+        county, "print", "--batch", county.batch, "--count", "300", "--to", str(out), "--confirm-every", "25",
         "--zpl-font", "none", "--station", PACKER,
     )  # fmt: skip
     try:
@@ -369,7 +370,46 @@ def test_a_killed_process_leaves_an_accurate_count(county: County, tmp_path: Pat
     county.age(1, 120)
     code, _, stderr = farmtrace(county, "print", "--resume", "1", "--zpl-font", "none")
     assert code == 0, stderr
-    assert formats_in(out.read_bytes()) == county.uris[:800]
+    assert formats_in(out.read_bytes()) == county.uris[:300]
+
+
+def test_a_progress_bar_on_a_terminal(county: County, tmp_path: Path) -> None:
+    out = tmp_path / "roll.tspl"
+    primary, secondary = pty.openpty()
+    try:
+        result = subprocess.run(
+            [
+                FARMTRACE,
+                "print",
+                "--batch",
+                county.batch,
+                "--count",
+                "40",
+                "--to",
+                str(out),
+                "--station",
+                PACKER,
+            ],
+            env={**os.environ, **county.env},
+            stdout=subprocess.DEVNULL,
+            stderr=secondary,
+            timeout=120,
+        )
+        os.close(secondary)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(primary)
+    assert result.returncode == 0
+    assert b"job 1  [" in seen and b"100%" in seen
+    assert out.read_bytes().count(b"PRINT 1,1\r\n") == 40
 
 
 def _confirmed(county: County, job_id: int) -> int:
