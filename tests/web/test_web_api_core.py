@@ -308,7 +308,11 @@ def test_every_operation_refuses_a_token_without_its_scope(
                 tokens[needed] = operator.ok(
                     operator.post(f"/api/v1/orgs/{OPERATOR}/tokens", {"name": "matrix", "scopes": others})
                 )["secret"]
-            url = path.replace("{range}", "1").replace("{seq}", "1").replace("{", "").replace("}", "")
+            url = path
+            for param in [*item.get("parameters", []), *op.get("parameters", [])]:
+                if param.get("in") == "path":
+                    number = param.get("schema", {}).get("type") == "integer"
+                    url = url.replace("{" + param["name"] + "}", "1" if number else param["name"])
             response = operator.client.open(
                 url, method=method.upper(), json={}, headers={"Authorization": f"Bearer {tokens[needed]}"}
             )
@@ -334,3 +338,32 @@ def test_inputs_no_database_can_hold_are_refused_before_the_query(
         f"/api/v1/orgs/{OPERATOR}/tokens", {"name": "x", "scopes": ["admin"], "user_id": 2**40}
     )
     assert response.status_code == 422 and response.json["errors"][0]["field"] == "user_id"
+
+
+def test_complaints_forwarded_listed_and_handled(operator: Api, county: dict[str, str]) -> None:
+    coop = operator.as_token(county["coop-longcun"])
+    batch = register_batch(coop)["batch"]
+    complaint = coop.ok(
+        coop.post(
+            f"/api/v1/batches/{batch}/complaints",
+            {"problem_type": "quality", "text": "果子有异味", "phone": "138 0013 8000"},
+            key=new_key(),
+        )
+    )
+    assert complaint["status"] == "new" and complaint["phone"] is None
+    seen_by_operator = operator.ok(operator.get("/api/v1/complaints?status=new"), 200)["items"]
+    assert [c["phone"] for c in seen_by_operator] == ["13800138000"]
+    seen_by_coop = coop.ok(coop.get("/api/v1/complaints"), 200)["items"]
+    assert [c["id"] for c in seen_by_coop] == [complaint["id"]] and seen_by_coop[0]["phone"] is None
+    lab = operator.as_token(county["lab-gd"])
+    assert lab.ok(lab.get("/api/v1/complaints"), 200)["items"] == []
+    assert lab.get(f"/api/v1/complaints/{complaint['id']}").status_code == 404
+    refused = coop.post(f"/api/v1/complaints/{complaint['id']}/handle", {"status": "resolved"})
+    assert refused.status_code == 403 and refused.json["rule"] == "operator_only"
+    handled = operator.ok(
+        operator.post(
+            f"/api/v1/complaints/{complaint['id']}/handle", {"status": "resolved", "notes": "已退款"}
+        ),
+        200,
+    )
+    assert handled["status"] == "resolved" and handled["notes"] == "已退款"

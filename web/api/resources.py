@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from farmtrace.web.api import batches, codes, documents, entries, events, flows, meta, orgs, registry
+from farmtrace.web.api import (
+    batches,
+    codes,
+    complaints,
+    documents,
+    entries,
+    events,
+    flows,
+    meta,
+    orgs,
+    registry,
+)
 
 BLUEPRINTS = [
     meta.bp,
@@ -12,6 +23,7 @@ BLUEPRINTS = [
     events.bp,
     flows.bp,
     codes.bp,
+    complaints.bp,
     documents.bp,
     entries.bp,
 ]
