@@ -15,8 +15,8 @@ Faults and how they are made:
   pg_createcluster, trust on 127.0.0.1 only), so nobody else's tests lose their server.
 - diskfull: the SQLite data directory on a tmpfs of its own (mount -t tmpfs -o size=16m),
   filled by a ballast file until writes fail; then the ballast is removed.
-- skew: one instance runs under libfaketime (Debian package faketime) 10 minutes ahead,
-  monotonic clock untouched (FAKETIME_DONT_FAKE_MONOTONIC=1); no hook in the app needed.
+- skew: one instance (its gunicorn, workers and all) runs under libfaketime (Debian package
+  faketime, LD_PRELOAD) 10 minutes ahead; no clock hook in the app is needed.
 - sequencer: `farmtrace sequencer` SIGKILLed while it integrates a 20,000-entry backlog.
 Results go to /tmp/farmtrace-faults/faults.json; docs/reliability.md reports them.
 """
@@ -39,7 +39,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 import farmtrace.web
@@ -405,7 +405,9 @@ def fault_skew(seconds: float) -> dict:
     home = WORK / "skew"
     paths, batches, tokens = fresh_store(PG_URL, home)
     before = batch_entries(PG_URL, list(tokens))
-    skewed = {"FAKETIME": "+600s", "FAKETIME_DONT_FAKE_MONOTONIC": "1", "LD_PRELOAD": faketime_library()}
+    # Monotonic time is faked too: Python's time.sleep (clock_nanosleep with an absolute
+    # monotonic deadline) fails with EINVAL when only the wall clock is shifted.
+    skewed = {"FAKETIME": "+600s", "LD_PRELOAD": faketime_library()}
     with ExitStack() as stack:
         base_a, _a = stack.enter_context(
             instance(PG_URL, WORK / "skew-run", home / "keys", "a", sequencer=True)
@@ -446,14 +448,16 @@ def fault_sequencer(seconds: float) -> dict:
         "FARMTRACE_LOG_ORIGIN": ORIGIN,
     }
     kills = []
-    for delay in (0.5, 1.5):
+    for _round in range(2):
         process = subprocess.Popen(
-            [FARMTRACE, "sequencer"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [FARMTRACE, "sequencer"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
-        time.sleep(delay)
+        assert process.stdout is not None
+        process.stdout.readline()  # "sequencer: integrating every ..." once it is connected
+        seen = wait_for_integration_query()
         process.send_signal(signal.SIGKILL)
         process.wait()
-        kills.append(log_state(PG_URL))
+        kills.append({"killed_while": seen, **log_state(PG_URL)})
     restarted = subprocess.Popen(
         [FARMTRACE, "sequencer"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -463,6 +467,27 @@ def fault_sequencer(seconds: float) -> dict:
     final = log_state(PG_URL)
     return {"backlog_entries": backlog, "state_after_each_kill": kills, "final": final, "integrated": integrated,
             "verify": run_verify(PG_URL, home), "recovery": "start `farmtrace sequencer` again (or any instance with FARMTRACE_SEQUENCER=1)"}  # fmt: skip
+
+
+def wait_for_integration_query(deadline_s: float = 60) -> str:
+    """Poll pg_stat_activity until a statement writing the Merkle tables is running."""
+    engine = create_db_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    probe = text(
+        "SELECT query FROM pg_stat_activity WHERE datname = 'faults' AND state = 'active'"
+        " AND (query ILIKE '%merkle_hash%' OR query ILIKE '%merkle_leaf%' OR query ILIKE '%ledger_unsequenced%')"
+        " AND pid <> pg_backend_pid() LIMIT 1"
+    )
+    deadline = time.monotonic() + deadline_s
+    try:
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                found = conn.execute(probe).scalar()
+                if found:
+                    return " ".join(found.split())[:60]
+                time.sleep(0.01)
+    finally:
+        engine.dispose()
+    return "no integration statement seen within 60 s"
 
 
 def append_backlog(url: str, home: Path, count: int) -> int:

@@ -83,9 +83,12 @@ def town(i: int) -> dict[str, str]:
 
 
 def create_database(url: str, reuse: bool) -> None:
+    target = make_url(url)
+    if target.get_backend_name() == "sqlite":  # the fault runs' SQLite store: a new file
+        Path(str(target.database)).parent.mkdir(parents=True, exist_ok=True)
+        return
     if reuse:
         return
-    target = make_url(url)
     admin = create_db_engine(
         target.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
     )
