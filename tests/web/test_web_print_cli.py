@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.keys import MasterKey
 from farmtrace.ledger.keystore import KeyStore
+from farmtrace.trace import printing
 from farmtrace.trace.codes.export import plan_export
 from farmtrace.trace.codes.issue import CodeService
 from farmtrace.trace.models.printing import PrintJobRow
@@ -410,6 +411,36 @@ def test_a_progress_bar_on_a_terminal(county: County, tmp_path: Path) -> None:
     assert result.returncode == 0
     assert b"job 1  [" in seen and b"100%" in seen
     assert out.read_bytes().count(b"PRINT 1,1\r\n") == 40
+
+
+def test_the_console_pauses_resumes_and_cancels_a_running_process(county: County) -> None:
+    def ask(state: str) -> None:
+        with Session(write_engine(county.engine)) as session:
+            printing.request_state(session, 1, state, datetime.now(UTC), station=PACKER)
+            session.commit()
+
+    with FakeZebra(delay=0.05) as printer:
+        process = spawn(
+            county, "print", "--batch", county.batch, "--count", "60", "--to", f"tcp://127.0.0.1:{printer.port}",
+            "--confirm-every", "1", "--station", PACKER,
+        )  # fmt: skip
+        try:
+            wait_for(lambda: _confirmed(county, 1) >= 5)
+            ask("paused")
+            wait_for(lambda: county.job(1).state == "paused")
+            held = len(printer.printed)
+            time.sleep(1.0)
+            assert len(printer.printed) == held == county.job(1).confirmed < 60
+            ask("running")
+            wait_for(lambda: len(printer.printed) > held + 3)
+            assert county.job(1).state == "running"
+            ask("cancelled")
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+    row = county.job(1)
+    assert process.returncode == 1 and row.state == "cancelled" and row.confirmed < 60, stderr
+    assert printer.printed == county.uris[: row.confirmed]
 
 
 def _confirmed(county: County, job_id: int) -> int:

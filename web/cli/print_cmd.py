@@ -271,22 +271,25 @@ class Control(threading.Thread):
     def run(self) -> None:
         while not self.stop.wait(POLL_SECONDS):
             try:
-                with write_session(self.engine) as session:
-                    requested = printing.record_progress(session, self.job.id, self.runner, _now())
+                self._poll()
             except (TraceError, LedgerError) as exc:
                 self.error = str(exc)  # taken over by another process: stop printing
                 self.target.cancel()
                 return
             except SQLAlchemyError:
                 continue  # a database hiccup: try again on the next poll
-            if requested == "cancelled":
-                self.target.cancel()
-            elif requested == "paused" and not self.target.paused:
-                self.target.pause()
-            elif requested == "running" and self.target.paused:
-                self.target.resume()
-                with write_session(self.engine) as session:
-                    printing.record_progress(session, self.job.id, self.runner, _now(), state="running")
+
+    def _poll(self) -> None:
+        with write_session(self.engine) as session:
+            requested = printing.record_progress(session, self.job.id, self.runner, _now())
+        if requested == "cancelled":
+            self.target.cancel()
+        elif requested == "paused" and not self.target.paused:
+            self.target.pause()
+        elif requested == "running" and self.target.paused:
+            self.target.resume()
+            with write_session(self.engine) as session:
+                printing.record_progress(session, self.job.id, self.runner, _now(), state="running")
 
 
 @contextlib.contextmanager
