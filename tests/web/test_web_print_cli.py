@@ -477,6 +477,13 @@ def test_refusals_are_one_sentence(county: County, tmp_path: Path) -> None:
     assert code == 1 and stderr == "Error: job: no print job 9\n"
     code, _, stderr = farmtrace(county, "print", "--resume", "9", "--count", "3")
     assert code == 2 and "--resume continues a recorded job as it was started" in stderr
+    # a scanned label names where to start (a reprint after a jam starts at the jammed label)
+    code, _, stderr = farmtrace(
+        county, "print", "--batch", county.batch, "--count", "2", "--from-code", county.uris[3],
+        "--to", str(tmp_path / "b.tspl"), "--station", PACKER,
+    )  # fmt: skip
+    assert code == 0 and f"range {county.range_id} labels 3..4 (2) as tspl 50x30" in stderr
+    assert (tmp_path / "b.tspl").read_bytes().count(b"PRINT 1,1\r\n") == 2
 
 
 # -- the console page ----------------------------------------------------------------------------
