@@ -13,6 +13,7 @@ from farmtrace.web import migrate
 from farmtrace.web.cli.context import connect, load_settings, log_signer, master_key, write_session
 from farmtrace.web.cli.serve import run_gunicorn
 from farmtrace.web.cli.trace_glue import one_line
+from farmtrace.web.console.demo_users import add_demo_logins
 
 
 @click.command()
@@ -29,6 +30,7 @@ def demo(then_serve: bool, bind: str, workers: int) -> None:
         with write_session(engine) as session:
             keystore = KeyStore(session, master_key(settings))
             summary = load_demo(session, keystore)
+            add_demo_logins(session, keystore, click.echo)
             checkpoint = integrate(session, log_signer(settings, keystore))
     except (TraceError, LedgerError) as exc:
         raise click.ClickException(f"demo data: {one_line(exc)}") from None

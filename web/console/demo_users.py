@@ -4,6 +4,7 @@ against a county's real data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -63,3 +64,11 @@ def describe_demo_users(users: list[DemoUser]) -> list[str]:
     lines = [f"console logins (password for all: {DEMO_PASSWORD}):"]
     lines += [f"  {u.username:<14} {u.org:<16} {' '.join(u.roles)}" for u in users]
     return lines
+
+
+def add_demo_logins(session: Session, keystore: KeyStore, echo: Callable[[str], object]) -> list[DemoUser]:
+    """`farmtrace demo`: add the demonstration users and tell the terminal how to sign in."""
+    users = ensure_demo_users(session, keystore)
+    for line in describe_demo_users(users):
+        echo(line)
+    return users
