@@ -233,7 +233,15 @@ class Clients:
 
 
 def check_store(url: str, home: Path, batches_before: dict[str, int], clients: Clients) -> dict:
-    integrated = wait_integrated(url, 180)
+    # The instances (and the sequencer they ran) are stopped: integrate what is left.
+    env = {
+        **os.environ,
+        "FARMTRACE_HOME": str(home),
+        "FARMTRACE_DATABASE_URL": url,
+        "FARMTRACE_LOG_ORIGIN": ORIGIN,
+    }
+    subprocess.run([FARMTRACE, "sequencer", "--once"], env=env, capture_output=True, check=False, timeout=600)
+    integrated = wait_integrated(url, 60)
     after = batch_entries(url, list(batches_before))
     written = Counter(clients.keys[key] for key in clients.acked)
     exact = all(after.get(b, 0) - n == written.get(b, 0) for b, n in batches_before.items())
