@@ -35,8 +35,10 @@ from farmtrace.trace.errors import InvalidInput, TraceError
 from farmtrace.trace.serials import SerialKeyring
 from farmtrace.web.db import get_engine, get_session
 from farmtrace.web.i18n import translate
+from farmtrace.web.metrics import count_scan
 from farmtrace.web.problems import problem
 from farmtrace.web.public import bp
+from farmtrace.web.public.scan_story import scan_page_extras
 from farmtrace.web.settings import Settings
 
 LINKSET_JSON: Final = "application/linkset+json"
@@ -151,11 +153,19 @@ def resolve() -> Response:
         facts = scan_facts(get_session(), uri, keyring=keyring, now=now, domain=_domain())
     if not facts.issued:
         state.bucket.charge(scanner.client_hash)
+    if counted:
+        count_scan(_outcome(facts))
     if link_type is not None and facts.issued:
         return _links(facts, link_type)
     if wants_json or link_type is not None:
         return _json(facts)
     return _page(facts)
+
+
+def _outcome(facts: ScanFacts) -> str:
+    if facts.status == "genuine":
+        return "recalled" if facts.recalled else "ok"
+    return {"voided": "voided", "typo": "typo", "invalid": "invalid"}.get(facts.status, "unknown_code")
 
 
 def _domain() -> str:
@@ -184,7 +194,11 @@ def _json(facts: ScanFacts) -> Response:
 
 
 def _page(facts: ScanFacts) -> Response:
-    html = render_template("public/scan.html", facts=facts, view=_view(facts))
+    view = _view(facts)
+    extra: dict[str, Any] = {"story": None, "report": None}
+    if facts.issued and facts.batch_id:
+        extra = scan_page_extras(facts, view["signals"])
+    html = render_template("public/scan.html", facts=facts, view=view, **extra)
     response = Response(html, status=_status(facts), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"  # every view shows the latest count
     response.headers["Vary"] = "Accept"
