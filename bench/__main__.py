@@ -18,6 +18,7 @@ GROUPS = {
     "ledger": "bench.bench_ledger",
     "codes": "bench.bench_codes",
     "printer": "bench.bench_printer",
+    "reports": "bench.bench_reports",
 }
 
 

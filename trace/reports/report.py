@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
-from farmtrace.trace.reports import queries
+from farmtrace.trace.reports import queries, sales, shipments
 from farmtrace.trace.reports.figures import Figures, figures_from
 from farmtrace.trace.reports.period import Period
 from farmtrace.trace.reports.scopes import COUNTY_KEY, UNASSIGNED, Member, Scope, members
@@ -22,9 +22,9 @@ GROUPS: Final = (
     queries.scans,
     queries.lab_tests,
     queries.recalls,
-    queries.shipments,
+    shipments.shipments,
     queries.excursions,
-    queries.sales,
+    sales.sales,
     queries.complaints,
 )
 
@@ -106,15 +106,17 @@ class Report:
         )
 
 
-def figures_by_key(session: Session, period: Period, scope: Scope) -> dict[str | None, Figures]:
+def figures_by_key(
+    session: Session, period: Period, scope: Scope, window: queries.Window | None = None
+) -> dict[str | None, Figures]:
     """Figures per scope key (only keys that had anything in the period)."""
-    window = queries.Window.open(session, period, scope)
+    window = window or queries.Window.open(session, period, scope)
     merged = queries._merge(*(group(window) for group in GROUPS))
     return {key: figures_from(values) for key, values in merged.items()}
 
 
-def county_figures(session: Session, period: Period) -> Figures:
-    return figures_by_key(session, period, Scope.COUNTY).get(COUNTY_KEY, Figures())
+def county_figures(session: Session, period: Period, window: queries.Window | None = None) -> Figures:
+    return figures_by_key(session, period, Scope.COUNTY, window).get(COUNTY_KEY, Figures())
 
 
 def scope_rows(session: Session, period: Period, scope: Scope) -> tuple[ReportRow, ...]:
@@ -143,14 +145,14 @@ def build_report(
     cooperative or product, active or not, plus "unassigned" when it had anything)."""
     generated_at = now or datetime.now(UTC)
     window = queries.Window.open(session, period, Scope.COUNTY)
-    county = county_figures(session, period)
+    county = county_figures(session, period, window)
     rows = (
         (ReportRow(UNASSIGNED[Scope.COUNTY], county),)
         if scope is Scope.COUNTY
         else scope_rows(session, period, scope)
     )
     failures = tuple(AnalyteFailures(a, n, b) for a, n, b in queries.failures_by_analyte(window))
-    channels = tuple(_channel(row) for row in queries.sales_by_channel(window))
+    channels = tuple(_channel(row) for row in sales.sales_by_channel(window))
     by_type = tuple(queries.complaints_by_type(window))
     households = records = None
     if include_personal:
@@ -167,7 +169,7 @@ def build_report(
                 as_decimal(row["sales_volume"]),
                 as_decimal(row["sales_count"]),
             )
-            for row in queries.household_sales(window)
+            for row in sales.household_sales(window)
         )
     return Report(period, scope, generated_at, county, rows, failures, channels, by_type, households, records)
 

@@ -14,11 +14,13 @@ where they arrive (the town of the receiving village station).
 from __future__ import annotations
 
 import enum
+import itertools
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.selectable import CTE, Subquery
+from sqlalchemy.sql.selectable import Subquery
 
 from farmtrace.trace.errors import InvalidInput
 from farmtrace.trace.models.projection import Batch
@@ -60,32 +62,26 @@ UNASSIGNED = {
 }
 
 
-def place_areas() -> CTE:
+PLACE_DEPTH = 6  # a place up to five levels below its county (field in a base in a village ...)
+
+
+def place_areas() -> Subquery:
     """(place_id, town_id, county_id) for every place: its town and county ancestors, if any.
 
-    A recursive walk up trace_place.parent_id; depth is small (county, town, village, field).
+    A chain of left joins up trace_place.parent_id rather than a recursive CTE: the planner
+    then knows the row counts (a CTE's it guesses) and joins batches to it by hash. Places
+    nest county → town → village → field, so PLACE_DEPTH levels are plenty.
     """
-    walk = select(
-        Place.id.label("place_id"),
-        Place.id.label("ancestor_id"),
-        Place.kind.label("kind"),
-        Place.parent_id.label("parent_id"),
-        literal(0).label("depth"),
-    ).cte("place_walk", recursive=True)
-    parent = aliased(Place)
-    walk = walk.union_all(
-        select(walk.c.place_id, parent.id, parent.kind, parent.parent_id, walk.c.depth + 1)
-        .join(parent, parent.id == walk.c.parent_id)
-        .where(walk.c.depth < 16)  # a cycle cannot be registered, but never loop forever
-    )
-    return (
-        select(
-            walk.c.place_id,
-            func.max(case((walk.c.kind == "town", walk.c.ancestor_id))).label("town_id"),
-            func.max(case((walk.c.kind == "county", walk.c.ancestor_id))).label("county_id"),
-        )
-        .group_by(walk.c.place_id)
-        .cte("place_area")
+    levels = [aliased(Place, name=f"up{i}") for i in range(PLACE_DEPTH)]
+    query = select(levels[0].id.label("place_id")).select_from(levels[0])
+    for child, parent in itertools.pairwise(levels):
+        query = query.outerjoin(parent, parent.id == child.parent_id)
+
+    def first(kind: str) -> Any:
+        return func.coalesce(*(case((level.kind == kind, level.id)) for level in levels))
+
+    return query.add_columns(first("town").label("town_id"), first("county").label("county_id")).subquery(
+        "place_area"
     )
 
 

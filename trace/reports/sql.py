@@ -15,7 +15,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import TIMESTAMP, Float, Numeric, Text, case, cast, extract, func, literal, literal_column
+from sqlalchemy import (
+    TIMESTAMP,
+    Float,
+    Numeric,
+    Text,
+    case,
+    cast,
+    extract,
+    func,
+    literal,
+    literal_column,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -23,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from farmtrace.trace.units import QUANTITY_UNITS
 
 SQLITE_B64DECODE = "farmtrace_b64decode"
+REPORT_WORK_MEM = "64MB"
 
 
 def dialect_of(session: Session) -> str:
@@ -133,8 +146,17 @@ def b64decode_hash(dialect: str, text: Any) -> ColumnElement[Any]:
 
 
 def prepare(session: Session) -> str:
-    """Register the helper functions SQLite lacks on this session's connection; the dialect."""
+    """Ready this session's transaction for report queries; returns the dialect name.
+
+    SQLite: register the one function it lacks. PostgreSQL: transaction-local settings.
+    """
     dialect = dialect_of(session)
+    if dialect == "postgresql":
+        # For this transaction only: these are a handful of large aggregate queries, where
+        # JIT compilation costs more than it saves (seconds, on a busy server) and sorts of a
+        # year's items should stay in memory.
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
     if dialect == "sqlite":
         raw = session.connection().connection.dbapi_connection
         assert raw is not None
