@@ -43,6 +43,7 @@ XSS_TEXT = 'javascript:alert("text")<svg onload=alert(2)>'
 PACKER = "packer-wuhua"
 SETTLED = "document.getElementById('verify').dataset.state && document.getElementById('verify').dataset.state !== 'running'"
 WEIGHT_LIMIT = 50 * 1024
+ZH = "zh-CN,zh"  # a Chinese phone (Chromium here defaults to en-US)
 
 
 class Clock:
@@ -362,7 +363,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    with browser.new_page() as opened:
+    with browser.new_page(accept_language=ZH) as opened:
         yield opened
 
 
@@ -394,13 +395,13 @@ def test_browser_recalled_failed_counterfeit(site: Site, server: str, browser: B
     }
     counterfeit = site.scan_path("sweet-potato", 5)
     for name, (path, warning) in cases.items():
-        with browser.new_page() as page:
+        with browser.new_page(accept_language=ZH) as page:
             page.goto(server + path, wait_for=SETTLED)
             assert warning in page.text(".alerts"), name
             assert page.evaluate("document.querySelector('.alerts').getBoundingClientRect().top") < 844
             assert not csp_violations(page), page.console
             page.screenshot(f"scan-page-{name}")
-    with browser.new_page() as page:
+    with browser.new_page(accept_language=ZH) as page:
         for _ in range(6):
             page.goto(server + counterfeit)
         page.goto(server + counterfeit, wait_for=SETTLED)
@@ -409,7 +410,7 @@ def test_browser_recalled_failed_counterfeit(site: Site, server: str, browser: B
 
 
 def test_browser_without_javascript_shows_the_server_check(site: Site, server: str, browser: Browser) -> None:
-    with browser.new_page(javascript=False) as page:
+    with browser.new_page(javascript=False, accept_language=ZH) as page:
         page.goto(server + f"/batch/{site.batches['sweet-potato']}")
         text = page.text("#verify")
         assert "记录：服务器已核验" in text and "需要开启 JavaScript" in text
@@ -418,7 +419,7 @@ def test_browser_without_javascript_shows_the_server_check(site: Site, server: s
 
 def test_browser_producer_markup_is_inert(site: Site, server: str, browser: Browser) -> None:
     trap = "window.__alerts = []; window.alert = (m) => window.__alerts.push(String(m));"
-    with browser.new_page(init_scripts=[trap]) as page:
+    with browser.new_page(init_scripts=[trap], accept_language=ZH) as page:
         url = server + site.scan_path("xss")
         page.goto(url, wait_for=SETTLED)
         assert page.evaluate("window.__alerts.length") == 0
@@ -438,7 +439,7 @@ def test_browser_tampered_store_fails_verification(
         tampered = build_site(engine, tmp_path)
         batch = tampered.batches["sweet-potato"]
         edit_payload(engine, batch, 3, {"verdict": "pass", "sample_id": "FORGED"})
-        with live_server(tampered.app()) as base, browser.new_page() as page:
+        with live_server(tampered.app()) as base, browser.new_page(accept_language=ZH) as page:
             page.goto(base + tampered.scan_path("sweet-potato"), wait_for=SETTLED)
             assert verify_state(page) == "failed"
             text = page.text("#verify")

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -59,7 +60,12 @@ class _Checks:
                 self.items.popitem(last=False)
 
 
-CHECKS = _Checks()
+def _checks() -> _Checks:
+    """One cache per application (so per gunicorn worker, and per test app)."""
+    found = current_app.extensions.get("farmtrace.story_checks")
+    if found is None:
+        found = current_app.extensions.setdefault("farmtrace.story_checks", _Checks())
+    return found
 
 
 def translator(locale: str):  # type: ignore[no-untyped-def]
@@ -78,7 +84,8 @@ def translator(locale: str):  # type: ignore[no-untyped-def]
 
 def root_public_key(session: Session) -> bytes | None:
     """The operator's current root public key (what verify.js pins), cached per process."""
-    loaded, key = CHECKS.root
+    checks = _checks()
+    loaded, key = checks.root
     if key is not None and time.monotonic() - loaded < ROOT_TTL_S:
         return key
     key = session.scalars(
@@ -87,7 +94,7 @@ def root_public_key(session: Session) -> bytes | None:
         .order_by(PublicKey.valid_from.desc())
         .limit(1)
     ).first()
-    CHECKS.root = (time.monotonic(), key)
+    checks.root = (time.monotonic(), key)
     return key
 
 
@@ -115,7 +122,8 @@ def latest_checkpoint_facts(session: Session) -> tuple[int, int]:
 
 def server_check(session: Session, batch_id: str, head: bytes, size: int, origin: str | None) -> ServerCheck:
     key = (batch_id, head, size)
-    cached = CHECKS.get(key)
+    checks = _checks()
+    cached = checks.get(key)
     if cached is not None:
         return cached
     root = root_public_key(session)
@@ -127,7 +135,7 @@ def server_check(session: Session, batch_id: str, head: bytes, size: int, origin
             check = ServerCheck("ok", report.entries, report.tree_size)
         except LedgerError as exc:
             check = ServerCheck("failed", detail=str(exc).splitlines()[0][:300])
-    CHECKS.put(key, check)
+    checks.put(key, check)
     return check
 
 
