@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from flask import Blueprint, Response, current_app, g, make_response, render_template, request
 from markupsafe import Markup
@@ -33,11 +34,11 @@ from farmtrace.web.db import get_session
 from farmtrace.web.i18n import translate
 
 bp = Blueprint("datawall", __name__)
+T = TypeVar("T")
 
 REFRESH_SECONDS: Final = 60
 WALL_CACHE_SECONDS: Final = 30
 TREND_DAYS: Final = 30
-CACHE_KEY: Final = "farmtrace.wall_cache"
 
 
 @dataclass(frozen=True)
@@ -82,24 +83,33 @@ def build_wall(session: Session, on: date, now: datetime) -> WallView:
     )
 
 
-class WallCache:
-    """The last view per (day, language) for a few seconds; thread-safe, one per app."""
+class TtlCache:
+    """Values by key for a few seconds; thread-safe, one per app and use. Public pages and the
+    feed share figures that cost seconds on a large store: compute them once per interval."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float, max_entries: int = 64) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._views: dict[tuple[date, str], tuple[float, WallView]] = {}
+        self._values: dict[Hashable, tuple[float, Any]] = {}
 
-    def get(self, key: tuple[date, str], make: Any) -> WallView:
+    def get(self, key: Hashable, make: Callable[[], T]) -> T:
         with self._lock:
-            hit = self._views.get(key)
+            hit = self._values.get(key)
             if hit is not None and hit[0] > time.monotonic():
                 return hit[1]
-        view = make()
+        value = make()
         with self._lock:
-            if len(self._views) > 64:
-                self._views.clear()
-            self._views[key] = (time.monotonic() + WALL_CACHE_SECONDS, view)
-        return view
+            if len(self._values) >= self.max_entries:
+                self._values.clear()
+            self._values[key] = (time.monotonic() + self.seconds, value)
+        return value
+
+    @staticmethod
+    def of(name: str, seconds: float) -> TtlCache:
+        """The app's cache called `name` (made on first use)."""
+        caches = current_app.extensions.setdefault("farmtrace.ttl_caches", {})
+        return caches.setdefault(name, TtlCache(seconds))
 
 
 @bp.get("/wall")
@@ -107,8 +117,9 @@ def wall() -> Response:
     now = datetime.now(UTC)
     text = request.args.get("date")
     on = now.astimezone(COUNTY_TZ).date() if not text else parse_period("day", text).start
-    cache: WallCache = current_app.extensions.setdefault(CACHE_KEY, WallCache())
-    view = cache.get((on, g.locale), lambda: build_wall(get_session(), on, now))
+    view = TtlCache.of("wall", WALL_CACHE_SECONDS).get(
+        (on, g.locale), lambda: build_wall(get_session(), on, now)
+    )
     html = render_template("wall/wall.html", v=view, refresh=REFRESH_SECONDS, fmt=Formats())
     response = make_response(html)
     response.headers["Cache-Control"] = "no-store"

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, jsonify, request
 from farmtrace.trace.errors import InvalidInput
 from farmtrace.trace.reports.feed import feed_document
 from farmtrace.trace.reports.period import FEED_KINDS, parse_period
+from farmtrace.web.datawall import TtlCache
 from farmtrace.web.db import get_session
 
 bp = Blueprint("stats_feed", __name__)
@@ -24,6 +25,8 @@ bp = Blueprint("stats_feed", __name__)
 # recorded late, which the rules allow, so it is not cached for long either.
 CURRENT_MAX_AGE = 60
 PAST_MAX_AGE = 600
+# Pollers of the same period share one computation (a year of 10M scans takes seconds).
+FEED_CACHE_SECONDS = 60
 
 
 @bp.get("/api/v1/stats/<kind>")
@@ -34,7 +37,9 @@ def stats(kind: str) -> Response:
             "date", "date: required, e.g. ?date=2026-09-14 (daily), 2026-09 (monthly), 2026 (annual)"
         )
     now = datetime.now(UTC)
-    document = feed_document(get_session(), kind, date_text, now=now)
+    cache = TtlCache.of("stats_feed", FEED_CACHE_SECONDS)
+    # A malformed kind or date raises InvalidInput (422) inside, and nothing is cached.
+    document = cache.get((kind, date_text), lambda: feed_document(get_session(), kind, date_text, now=now))
     response = jsonify(document)
     ended = parse_period(FEED_KINDS[kind], date_text).utc_bounds()[1] <= now
     response.headers["Cache-Control"] = f"public, max-age={PAST_MAX_AGE if ended else CURRENT_MAX_AGE}"

@@ -56,11 +56,11 @@ def json_text(dialect: str, doc: Any, *path: str) -> ColumnElement[Any]:
     return func.json_extract(doc, "$." + ".".join(path))
 
 
-def moment_of_text(dialect: str, text: Any) -> ColumnElement[Any]:
+def moment_of_text(dialect: str, value: Any) -> ColumnElement[Any]:
     """An RFC 3339 time (with offset) as a value that orders and subtracts as a moment."""
     if dialect == "postgresql":
-        return cast(text, TIMESTAMP(timezone=True))
-    return func.julianday(text)
+        return cast(value, TIMESTAMP(timezone=True))
+    return func.julianday(value)
 
 
 def moment_bound(dialect: str, moment: datetime) -> ColumnElement[Any]:
@@ -92,12 +92,12 @@ def local_day_of_column(dialect: str, column: Any, offset_hours: float) -> Colum
     return func.date(column, _sqlite_offset(offset_hours))
 
 
-def local_day_of_text(dialect: str, text: Any, offset_hours: float) -> ColumnElement[Any]:
+def local_day_of_text(dialect: str, value: Any, offset_hours: float) -> ColumnElement[Any]:
     """The county's calendar day ('YYYY-MM-DD') of an RFC 3339 time in an entry."""
     if dialect == "postgresql":
-        moment = cast(text, TIMESTAMP(timezone=True))
+        moment = cast(value, TIMESTAMP(timezone=True))
         return func.to_char(moment.op("AT TIME ZONE")(_pg_offset(offset_hours)), "YYYY-MM-DD")
-    return func.date(text, _sqlite_offset(offset_hours))
+    return func.date(value, _sqlite_offset(offset_hours))
 
 
 def _pg_offset(hours: float) -> ColumnElement[Any]:
@@ -110,9 +110,9 @@ def _sqlite_offset(hours: float) -> str:
     return f"{round(hours * 60):+d} minutes"
 
 
-def decimal_of(dialect: str, text: Any) -> ColumnElement[Any]:
+def decimal_of(dialect: str, value: Any) -> ColumnElement[Any]:
     """A decimal string as a number: exact NUMERIC on PostgreSQL, REAL (double) on SQLite."""
-    return cast(text, Numeric) if dialect == "postgresql" else cast(text, Float)
+    return cast(value, Numeric) if dialect == "postgresql" else cast(value, Float)
 
 
 def factor_to_base(unit: Any, dimension: str) -> ColumnElement[Any]:
@@ -138,11 +138,11 @@ def quantity_in(dialect: str, amount_text: Any, unit: Any, dimension: str) -> Co
     return amount * factor_to_base(unit, dimension)
 
 
-def b64decode_hash(dialect: str, text: Any) -> ColumnElement[Any]:
+def b64decode_hash(dialect: str, value: Any) -> ColumnElement[Any]:
     """Base64 text (an entry's `amends`) as bytes, to compare with ledger_entry.entry_hash."""
     if dialect == "postgresql":
-        return func.decode(text, "base64")
-    return getattr(func, SQLITE_B64DECODE)(text)
+        return func.decode(value, "base64")
+    return getattr(func, SQLITE_B64DECODE)(value)
 
 
 def prepare(session: Session) -> str:
@@ -166,11 +166,11 @@ def prepare(session: Session) -> str:
     return dialect
 
 
-def _b64decode_or_none(text: object) -> bytes | None:
-    if not isinstance(text, str):
+def _b64decode_or_none(value: object) -> bytes | None:
+    if not isinstance(value, str):
         return None
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         return None
 

@@ -25,11 +25,13 @@ from farmtrace.trace.errors import InvalidInput
 from farmtrace.trace.reports import live
 from farmtrace.trace.reports.period import COUNTY_TZ, month, year
 from farmtrace.trace.reports.report import county_figures
+from farmtrace.web.datawall import TtlCache
 from farmtrace.web.db import get_session
 from farmtrace.web.public import bp
 from farmtrace.web.settings import Settings
 
 PER_PAGE: Final = 20
+FIGURES_CACHE_SECONDS: Final = 300
 MAX_PAGE: Final = 1_000_000
 # Documents served as plain text when the source tree ships them (an editable install or a
 # checkout); a wheel has no docs/ folder and the links then say so.
@@ -56,12 +58,17 @@ def disclosure() -> Response:
     checkpoints, total = live.checkpoints_page(session, page, PER_PAGE)
     witnesses = _witness_ids(settings)
     keys = live.log_and_root_keys(session)
+    # A year of figures costs seconds on a large store; a public page must not recompute them
+    # for every visitor.
+    cache = TtlCache.of("disclosure", FIGURES_CACHE_SECONDS)
     html = render_template(
         "public/disclosure.html",
         county=live.county_name(session),
         year_label=today.year,
-        year_figures=county_figures(session, year(today.year)).public(),
-        month_figures=county_figures(session, month(today.year, today.month)).public(),
+        year_figures=cache.get(("year", today), lambda: county_figures(session, year(today.year)).public()),
+        month_figures=cache.get(
+            ("month", today), lambda: county_figures(session, month(today.year, today.month)).public()
+        ),
         recalls=live.recalls_in_force(session),
         origin=settings.log_origin,
         log_keys=[
