@@ -15,6 +15,7 @@ are ordered by lock, not by a race of clocks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,7 +36,6 @@ from farmtrace.ledger.entry import (
     format_event_time,
     make_entry,
     parse_recorded_at,
-    parse_stored_entry,
     recorded_now,
 )
 from farmtrace.ledger.errors import (
@@ -50,6 +50,7 @@ from farmtrace.ledger.errors import (
 from farmtrace.ledger.keyhistory import KEY_REGISTERED, KEY_REVOKED, KeyRecord, parse_registration
 from farmtrace.ledger.keys import SigningKey, verify_signature
 from farmtrace.ledger.models import Chain, EntryRow, PublicKey, Unsequenced
+from farmtrace.ledger.verify_rows import stored_entry
 
 # What makes two submissions "the same" for idempotency: everything the client chose.
 CONTENT_FIELDS = ("batch", "type", "event_time", "author", "payload", "amends")
@@ -587,7 +588,15 @@ def _sign_function(signer: SigningKey) -> Callable[[bytes], bytes]:
 
 
 def _stored(entry_id: int, canonical: bytes, signature: bytes) -> StoredEntry:
-    return StoredEntry(entry_id, parse_stored_entry(bytes(canonical)), bytes(signature), created=False)
+    return StoredEntry(entry_id, _parse_stored(bytes(canonical)), bytes(signature), created=False)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_stored(canonical: bytes) -> Entry:
+    # Entries are immutable and identified by their bytes, so a parse can be reused: replaying
+    # a batch's chain for each new event (trace.projections) would otherwise re-parse and
+    # re-canonicalise every earlier entry every time. Callers must not mutate Entry.fields.
+    return stored_entry(canonical)
 
 
 def _key_record(

@@ -1,60 +1,9 @@
-"""Ledger fixtures on a fresh, migrated database of the engine under test."""
+"""Ledger fixtures; the helpers they use live in ledger_env.py.
 
-from __future__ import annotations
+Tests import helpers from `ledger_env`, never from `conftest`: every test folder has a
+conftest.py, and which one `import conftest` finds depends on collection order.
+"""
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from ledger_env import env, master
 
-import pytest
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
-
-from farmtrace.ledger.append import Ledger
-from farmtrace.ledger.db import write_engine
-from farmtrace.ledger.keys import MasterKey
-from farmtrace.ledger.keystore import KeyStore, LogKeys
-from farmtrace.ledger.note import SignerKey
-
-OPERATOR = "county"
-ORIGIN = "trace.example.org/farmtrace-log"
-
-
-class Clock:
-    """A clock the test moves by hand, starting at a fixed instant."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 9, 1, 0, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(milliseconds=1)
-        return self.now
-
-
-@dataclass
-class LedgerEnv:
-    session: Session
-    ledger: Ledger
-    keystore: KeyStore
-    keys: LogKeys
-    clock: Clock
-
-    @property
-    def log_signer(self) -> SignerKey:
-        return SignerKey(ORIGIN, self.keys.log.seed)
-
-
-@pytest.fixture
-def master(tmp_path) -> MasterKey:
-    return MasterKey.load_or_create(tmp_path / "keys" / "master.key")
-
-
-@pytest.fixture
-def env(engine: Engine, master: MasterKey) -> Iterator[LedgerEnv]:
-    clock = Clock()
-    with Session(write_engine(engine)) as session:
-        ledger = Ledger(session, clock=clock)
-        keystore = KeyStore(session, master, ledger)
-        keys = keystore.bootstrap(OPERATOR)
-        session.commit()
-        yield LedgerEnv(session, ledger, keystore, keys, clock)
+__all__ = ["env", "master"]

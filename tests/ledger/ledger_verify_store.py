@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from conftest import LedgerEnv
+from ledger_env import LedgerEnv
 from sqlalchemy import Engine, select, text
 
 from farmtrace.ledger.append import Draft

@@ -6,7 +6,7 @@ import itertools
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import OPERATOR, LedgerEnv
+from ledger_env import OPERATOR, LedgerEnv
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 

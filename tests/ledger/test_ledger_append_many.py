@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 
 import pytest
-from conftest import LedgerEnv
+from ledger_env import LedgerEnv
 from sqlalchemy import func, select
 
 from farmtrace.ledger.append import MAX_BULK, Draft, Ledger

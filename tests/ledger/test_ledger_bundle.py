@@ -6,7 +6,7 @@ import copy
 from datetime import UTC, datetime
 
 import pytest
-from conftest import LedgerEnv
+from ledger_env import LedgerEnv
 
 from farmtrace.ledger.append import Draft
 from farmtrace.ledger.bundle import proof_bundle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import ORIGIN, LedgerEnv
+from ledger_env import ORIGIN, LedgerEnv
 from sqlalchemy import func, select
 
 from farmtrace.ledger.append import Draft

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import ORIGIN, LedgerEnv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ledger_env import ORIGIN, LedgerEnv
 from ledger_verify_store import Store, build_store, tamper
 from sqlalchemy import select
 

@@ -4,7 +4,7 @@ process pool, from an engine or inside a caller's session; the root key's public
 from __future__ import annotations
 
 import pytest
-from conftest import ORIGIN, LedgerEnv
+from ledger_env import ORIGIN, LedgerEnv
 from ledger_verify_store import Store, build_store, tamper
 from sqlalchemy.orm import Session
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import OPERATOR, TraceEnv
+from trace_env import OPERATOR, TraceEnv
 
 from farmtrace.trace.accounts import hash_password, verify_password
 from farmtrace.trace.errors import AuthenticationFailed, InvalidInput, NotPermitted

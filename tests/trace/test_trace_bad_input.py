@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import OPERATOR, TraceEnv
 from sqlalchemy import func, select
+from trace_env import OPERATOR, TraceEnv
 
 from farmtrace.trace.errors import InvalidInput
 from farmtrace.trace.models.projection import Batch, BatchFlag

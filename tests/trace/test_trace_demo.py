@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import TraceClock
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from trace_env import TraceClock
 
 from farmtrace.ledger.append import Ledger
 from farmtrace.ledger.db import write_engine

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import OPERATOR, TraceEnv
+from trace_env import OPERATOR, TraceEnv
 
 from farmtrace.ledger.append import Ledger
 from farmtrace.trace.errors import InvalidInput, NotPermitted, RuleViolation

@@ -24,8 +24,8 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from conftest import CST, OPERATOR, PDF, TraceEnv
 from openpyxl import load_workbook
+from trace_env import CST, OPERATOR, PDF, TraceEnv
 
 from farmtrace.trace.codes.issue import CodeService
 from farmtrace.trace.codes.scans import Scanner, record_scan

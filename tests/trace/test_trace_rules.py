@@ -4,7 +4,7 @@ that the same events build incrementally equal those rebuilt from the ledger."""
 from __future__ import annotations
 
 import pytest
-from conftest import OPERATOR, PDF, TraceEnv
+from trace_env import OPERATOR, PDF, TraceEnv
 
 from farmtrace.ledger.errors import IdempotencyConflict
 from farmtrace.trace.documents import store_document

@@ -12,8 +12,8 @@ import json
 
 import pytest
 from _paths import reference_dir
-from conftest import OPERATOR, PDF, TraceEnv
 from jsonschema import Draft7Validator
+from trace_env import OPERATOR, PDF, TraceEnv
 
 from farmtrace.ledger.note import SignerKey
 from farmtrace.ledger.sequencer import integrate
