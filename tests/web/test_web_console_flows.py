@@ -436,3 +436,14 @@ def test_checkpoints_are_listed(app: Flask) -> None:
         session.commit()
     page = signed_in(app, "op-admin").get("/console/operator/checkpoints").text
     assert "farmtrace-log" in page and "— " in page
+
+
+def test_the_operator_is_linked_to_the_wall_and_disclosure_pages_that_exist(app: Flask) -> None:
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    operator = signed_in(app, "op-admin")
+    index = operator.get("/console/operator/").text
+    home = operator.get("/console/").text
+    for path in ("/wall", "/disclosure"):
+        shown = f'href="{path}"' in index and f'href="{path}"' in home
+        assert shown == (path in rules or f"{path}/" in rules), path
+    assert signed_in(app, "coop-user").get("/console/").text.count('href="/wall"') == int("/wall" in rules)
