@@ -447,3 +447,13 @@ def test_the_operator_is_linked_to_the_wall_and_disclosure_pages_that_exist(app:
         shown = f'href="{path}"' in index and f'href="{path}"' in home
         assert shown == (path in rules or f"{path}/" in rules), path
     assert signed_in(app, "coop-user").get("/console/").text.count('href="/wall"') == int("/wall" in rules)
+
+
+def test_the_root_and_log_keys_are_not_revoked_from_the_console(app: Flask) -> None:
+    operator = signed_in(app, "op-admin")
+    keys = app.test_client().get("/api/v1/keys").json["items"]
+    for key in keys:
+        if key["role"] in ("root", "log"):
+            response = operator.post(f"/console/operator/keys/{key['key_id']}/revoke", {"reason": "test"})
+            assert response.status_code == 403, key
+    assert not [k for k in app.test_client().get("/api/v1/keys").json["items"] if k["revoked_at"]]

@@ -263,6 +263,8 @@ def revoke_key(key_id: str) -> Any:
     record = svc().ctx.ledger.key(key_id) if len(key_id) <= 64 else None
     if record is None:
         abort(404)
+    if record.role != "org":
+        abort(403)  # the root and log keys are managed with `farmtrace keys`, not a click
     target = _org_or_404(record.org)
 
     def action(data: dict[str, Any]) -> Any:
