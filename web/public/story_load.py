@@ -4,7 +4,9 @@ The server's own check of the record (ledger.verify.verify_batch: key history, c
 signatures, inclusion in the latest checkpoint) costs a few milliseconds, so each process
 keeps its result per (batch, head entry, checkpoint size) for CHECK_TTL_S: a new entry or
 checkpoint is checked at once, and a record changed behind the database's back is noticed
-within that time (the phone's own check, verify.js, is never cached).
+within that time (the phone's own check, verify.js, is never cached). The story's inputs
+(batch view, entries, names) are kept the same way, per (batch, head, checkpoint, witnesses,
+day): a scan then costs three small queries plus the scan itself.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -34,6 +37,7 @@ from farmtrace.web.public.story import PlaceName, ScanInfo, ServerCheck, Story, 
 
 CHECK_TTL_S: Final = 60.0
 CHECK_CACHE_SIZE: Final = 2048
+INPUT_CACHE_SIZE: Final = 256  # a story's inputs are some 10-50 KB of Python objects
 ROOT_TTL_S: Final = 60.0
 
 
@@ -44,6 +48,7 @@ class _Checks:
         self.lock = threading.Lock()
         self.items: OrderedDict[tuple[str, bytes, int], tuple[float, ServerCheck]] = OrderedDict()
         self.root: tuple[float, bytes | None] = (0.0, None)
+        self.inputs: OrderedDict[tuple[Any, ...], tuple[float, StoryInput]] = OrderedDict()
 
     def get(self, key: tuple[str, bytes, int]) -> ServerCheck | None:
         with self.lock:
@@ -52,6 +57,20 @@ class _Checks:
                 return None
             self.items.move_to_end(key)
             return found[1]
+
+    def inputs_get(self, key: tuple[Any, ...]) -> StoryInput | None:
+        with self.lock:
+            found = self.inputs.get(key)
+            if found is None or time.monotonic() - found[0] > CHECK_TTL_S:
+                return None
+            self.inputs.move_to_end(key)
+            return found[1]
+
+    def inputs_put(self, key: tuple[Any, ...], data: StoryInput) -> None:
+        with self.lock:
+            self.inputs[key] = (time.monotonic(), data)
+            while len(self.inputs) > INPUT_CACHE_SIZE:
+                self.inputs.popitem(last=False)
 
     def put(self, key: tuple[str, bytes, int], check: ServerCheck) -> None:
         with self.lock:
@@ -172,27 +191,29 @@ def load_story(
 ) -> Story | None:
     """The story of `batch_id`, or None if there is no such batch."""
     session = ctx.session
-    if session.get(Batch, batch_id) is None:
+    head = head_hash(session, batch_id)
+    if head is None or session.get(Batch, batch_id) is None:
         return None
-    view = BatchService(ctx).get(batch_id).to_json()
-    entries = [row.entry for row in ctx.ledger.entries(batch_id)]
-    fields = [e.fields for e in entries]
-    head = entries[-1].hash if entries else b""
     size, witnesses = latest_checkpoint_facts(session)
-    places = _places(session, fields, view)
-    orgs = _orgs(session, fields)
-    data = StoryInput(
-        batch=view,
-        entries=fields,
-        places=places,
-        orgs=orgs,
-        check=server_check(session, batch_id, head, size, origin),
-        witnesses=witnesses,
-        checkpoint_size=size,
-        scan=scan,
-        locale=locale,
-        today=datetime.now(UTC).date(),
-    )
+    today = datetime.now(UTC).date()
+    checks = _checks()
+    key = (batch_id, head, size, witnesses, today.isoformat())
+    cached = checks.inputs_get(key)
+    if cached is None:
+        view = BatchService(ctx).get(batch_id).to_json()
+        fields = [row.entry.fields for row in ctx.ledger.entries(batch_id)]
+        cached = StoryInput(
+            batch=view,
+            entries=fields,
+            places=_places(session, fields, view),
+            orgs=_orgs(session, fields),
+            check=server_check(session, batch_id, head, size, origin),
+            witnesses=witnesses,
+            checkpoint_size=size,
+            today=today,
+        )
+        checks.inputs_put(key, cached)
+    data = replace(cached, scan=scan, locale=locale)
     return build_story(data, translator(locale))
 
 
