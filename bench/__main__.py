@@ -19,6 +19,7 @@ GROUPS = {
     "codes": "bench.bench_codes",
     "printer": "bench.bench_printer",
     "reports": "bench.bench_reports",
+    "scan_page": "bench.bench_scan_page",
 }
 
 

@@ -157,7 +157,7 @@ def _postgres_up() -> bool:
             pass
         engine.dispose()
         return True
-    except Exception:  # noqa: BLE001  (any failure to connect means: skip PostgreSQL)
+    except Exception:  # any failure to connect means: skip PostgreSQL
         return False
 
 
