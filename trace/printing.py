@@ -571,6 +571,27 @@ def start_job(
     return _view(row, now)
 
 
+def start_next_job(
+    ctx: TraceContext, *, batch_id: str, count: int, station: str, range_id: int | None = None, **job: Any
+) -> PrintJobView:
+    """start_job for the batch's next `count` unprinted labels in a row. The batch lock is
+    taken before looking, so concurrent starts queue and each gets different labels."""
+    ctx.lock_chain(batch_id)
+    client = job.get("client_id")
+    retried = None
+    if client is not None:  # a retry: the labels it took then, not the next ones
+        retried = ctx.session.scalars(select(PrintJobRow).where(PrintJobRow.client_id == client)).first()
+    if retried is not None:
+        found, first = retried.range_id, retried.first_index
+    else:
+        found, first = next_unprinted(
+            ctx.session, batch_id, count, ctx.now(), range_id=range_id, station=station
+        )
+    return start_job(
+        ctx, station=station, range_id=found, first_index=first, count=count, batch_id=batch_id, **job
+    )
+
+
 def _check_renders(plan: LabelPlan, first: int, last: int, fmt: str, layout: Layout, dpi: int | None) -> None:
     label = next((x for x in plan.labels(range(first, last + 1)) if x is not None), None)
     if label is None:

@@ -3,14 +3,19 @@ as ledger entries, cancelled and dead jobs, resume claims, and the labels themse
 
 from __future__ import annotations
 
+import threading
+import time
 import tracemalloc
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from codes_testkit import DOMAIN, GTIN, PACKER, CodesEnv, make_codes_env
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
+from farmtrace.ledger.db import write_engine
+from farmtrace.ledger.keystore import KeyStore
 from farmtrace.ledger.models import EntryRow
 from farmtrace.trace import printing
 from farmtrace.trace.codes.models import CodeReprint
@@ -18,6 +23,7 @@ from farmtrace.trace.errors import InvalidInput, NotPermitted, RuleViolation
 from farmtrace.trace.gs1.qr_uri import qr_uri
 from farmtrace.trace.models.printing import PrintJobRow
 from farmtrace.trace.serials import parse_serial
+from farmtrace.trace.services import trace_services
 
 
 @pytest.fixture
@@ -370,3 +376,36 @@ def test_labels_stream_in_constant_memory(env: CodesEnv) -> None:
     # a list of them would hold 10,000 LabelData of ~400 bytes each: 4 MB
     assert count == 10_000
     assert peak < 500_000, f"peak {peak:,} bytes while streaming 10,000 labels"
+
+
+def test_concurrent_starts_get_different_labels(env: CodesEnv, engine: Engine) -> None:
+    """Two stations ask for "the next 100" at the same moment: the batch lock queues the
+    second behind the first, which then sees the first job's reservation."""
+    range_id = issue(env, 1000)
+    master = env.county.keystore.master
+    firsts: list[int] = []
+    errors: list[BaseException] = []
+
+    def start_next() -> None:
+        try:
+            with Session(write_engine(engine)) as session:
+                ctx = trace_services(session, KeyStore(session, master)).ctx
+                job = printing.start_next_job(
+                    ctx, batch_id=env.batch, count=100, station=PACKER, layout="50x30", fmt="tspl",
+                    printer="tcp://10.0.0.8:9100", domain=DOMAIN,
+                )  # fmt: skip
+                time.sleep(0.5)  # the other start arrives while this one is not committed
+                session.commit()
+                firsts.append(job.first_index)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    env.session.close()
+    threads = [threading.Thread(target=start_next) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.2)
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == [] and sorted(firsts) == [0, 100]
+    assert printing.next_unprinted(env.session, env.batch, 1, now(env)) == (range_id, 200)

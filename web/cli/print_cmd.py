@@ -545,6 +545,15 @@ def _start(engine: Engine, settings: Settings, runner: str, **given: Any) -> Pri
                     "no county operator is registered yet; name the station with --station"
                 )
             station = operator.id
+        options = {
+            "layout": given["layout"],
+            "fmt": given["fmt"],
+            "printer": given["printer"],
+            "domain": domain_of(settings),
+            "dpi": given["dpi"],
+            "brand": given["brand"],
+            "reprint_reason": given["reprint_reason"],
+        }
         range_id, first = given["range_id"], given["start"]
         if given["from_code"] is not None:
             keyring = SerialKeyStore(session, master_key(settings)).keyring()
@@ -557,25 +566,25 @@ def _start(engine: Engine, settings: Settings, runner: str, **given: Any) -> Pri
                     "from_code", f"--from-code: the code is in range {located.range.id}, not {range_id}"
                 )
             range_id, first = located.range.id, identified.n - located.range.first_n
-        elif first is None:
-            range_id, first = printing.next_unprinted(
-                session, given["batch_id"], given["count"], ctx.now(), range_id=range_id, station=station
+        if first is None:
+            job = printing.start_next_job(
+                ctx,
+                batch_id=given["batch_id"],
+                count=given["count"],
+                station=station,
+                range_id=range_id,
+                **options,
             )
-        job = printing.start_job(
-            ctx,
-            station=station,
-            range_id=range_id,
-            first_index=first,
-            count=given["count"],
-            layout=given["layout"],
-            fmt=given["fmt"],
-            printer=given["printer"],
-            domain=domain_of(settings),
-            dpi=given["dpi"],
-            brand=given["brand"],
-            batch_id=given["batch_id"],
-            reprint_reason=given["reprint_reason"],
-        )
+        else:
+            job = printing.start_job(
+                ctx,
+                station=station,
+                range_id=range_id,
+                first_index=first,
+                count=given["count"],
+                batch_id=given["batch_id"],
+                **options,
+            )
         return printing.claim_job(session, job.id, runner, ctx.now())
 
     try:

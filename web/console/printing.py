@@ -157,7 +157,6 @@ def start(batch_id: str) -> Any:
     me = user()
 
     def action(data: dict[str, Any]) -> printing.PrintJobView:
-        db = get_session()
         range_id = int(data["range"]) if str(data.get("range", "")).isdigit() else None
         if range_id is None or str(range_id) not in dict(choices):
             raise InvalidInput("range", f"range: {translate('printing.no_range')}")
@@ -165,31 +164,35 @@ def start(batch_id: str) -> Any:
         if not isinstance(count, int) or count < 1:
             raise InvalidInput("count", f"count: expected a whole number >= 1, found {count!r}")
         first = data.get("start")
-        if first is None:
-            range_id, first = printing.next_unprinted(
-                db, batch_id, count, now(), range_id=range_id, station=me.org_id
-            )
-        elif not isinstance(first, int):
+        if first is not None and not isinstance(first, int):
             raise InvalidInput("start", f"start: expected a whole number >= 0, found {first!r}")
         dpi = data.get("dpi", "203")
         printer = printer_target(data.get("printer", ""))
         if data.get("format") == "pdf" and printer.startswith("tcp://"):
             raise InvalidInput("printer", f"printer: {translate('printing.pdf_not_tcp')}")
+        options: dict[str, Any] = {
+            "layout": data.get("layout", ""),
+            "fmt": data.get("format", ""),
+            "printer": printer,
+            "domain": settings().public_base_url.split("://", 1)[1].split("/", 1)[0],
+            "dpi": int(dpi) if str(dpi).isdigit() else None,
+            "brand": data.get("brand"),
+            "reprint_reason": data.get("reprint_reason"),
+            "client_id": client_id(),
+        }
+        ctx = svc().ctx
+        if first is None:
+            return printing.start_next_job(
+                ctx, batch_id=batch_id, count=count, station=me.org_id, range_id=range_id, **options
+            )
         return printing.start_job(
-            svc().ctx,
+            ctx,
             station=me.org_id,
             range_id=range_id,
             first_index=first,
             count=count,
-            layout=data.get("layout", ""),
-            fmt=data.get("format", ""),
-            printer=printer,
-            domain=settings().public_base_url.split("://", 1)[1].split("/", 1)[0],
-            dpi=int(dpi) if str(dpi).isdigit() else None,
-            brand=data.get("brand"),
             batch_id=batch_id,
-            reprint_reason=data.get("reprint_reason"),
-            client_id=client_id(),
+            **options,
         )
 
     outcome = attempt(_fields(choices), action, prefix="")
