@@ -449,3 +449,64 @@ def test_browser_tampered_store_fails_verification(
             page.screenshot("scan-page-tampered")
     finally:
         engine.dispose()
+
+
+# -- the view model alone (web/public/story.py is pure) -----------------------------------------
+
+
+def _input(check=None, **changes: object):  # type: ignore[no-untyped-def]
+    from farmtrace.web.public.story import PlaceName, ServerCheck, StoryInput
+
+    batch = {
+        "id": "B000000000001",
+        "lot": "L1",
+        "product": {"name_zh": "脐橙", "name_en": None, "specification": None, "certificates": []},
+        "producers": [
+            {"id": "h1", "kind": "household", "name_zh": "农户"},
+            {"id": "c1", "kind": "cooperative", "name_zh": "合作社"},
+        ],
+        "origin_place": "field",
+        "production_date": None,
+        "lab_tests": [{"verdict": "pass", "results": []}],
+        "recalls": [],
+        "recalled": False,
+        "flags": [],
+        "certificates": [
+            {"scheme": "organic", "number": "N1", "issuer": "I", "valid_until": "2020-01-01", "valid": False}
+        ],
+        "inputs": [{"batch": "B000000000002"}, {"batch": "javascript:alert(1)"}],
+        "outputs": [],
+        "poverty_mark": False,
+    }
+    batch.update(changes)
+    places = {
+        "field": PlaceName("果园", None, "field", "v"),
+        "v": PlaceName("村", None, "village", "t"),
+        "t": PlaceName("镇", None, "town", None),
+    }
+    return StoryInput(batch=batch, entries=[], places=places, orgs={}, check=check or ServerCheck("ok", 3, 9))
+
+
+def test_story_orders_bad_news_first_and_keeps_only_batch_links() -> None:
+    from farmtrace.web.public.story import ServerCheck, build_story
+    from farmtrace.web.public.story_load import translator
+
+    flags = [
+        {"seq": 4, "kind": "temperature_excursion", "message": "2 of 3 readings outside 2 to 8 °C"},
+        {"seq": 5, "kind": "pre_harvest_interval", "message": "harvest 3 days after 多菌灵"},
+    ]
+    story = build_story(_input(flags=flags), translator("zh"))
+    assert [a.code for a in story.alerts] == ["phi", "cold_chain", "cert_expired"]
+    assert [a.level for a in story.alerts] == ["bad", "warn", "warn"]
+    assert story.producers == ("合作社", "农户") and (story.town, story.village, story.origin) == (
+        "镇",
+        "村",
+        "果园",
+    )
+    assert story.upstream == ("B000000000002",), "only a well-formed batch id becomes a link"
+    assert [v.state for v in story.verdicts] == ["ok", "ok", "ok"]
+    failed = build_story(_input(check=ServerCheck("failed", detail="B1/3: bad link")), translator("en"))
+    assert (
+        failed.alerts[0].code == "tampered"
+        and failed.verdicts[-1].text == "Record: FAILED the server's check"
+    )
