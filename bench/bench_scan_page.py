@@ -48,6 +48,7 @@ HELLO_APP = (
 
 def run() -> list[Result]:
     results: list[Result] = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
         root = Path(tmp)
         (root / "hello_app.py").write_text(HELLO_APP)
@@ -97,6 +98,10 @@ def run() -> list[Result]:
                                 _lat(p50, p99),
                             )
                         )
+    load = max(load_before, os.getloadavg()[0])  # other jobs on the machine lower every figure
+    results.append(
+        Result("load average (1 min) at start or end, the larger", load, "", f"{os.cpu_count()} cores")
+    )
     return results
 
 
@@ -219,9 +224,9 @@ def _wait_hello(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 def _load(base: str, paths: list[str]) -> tuple[float, float, float]:
     """(requests per second, p50 s, p99 s) of CLIENTS clients for SECONDS; non-2xx/304 fail the run."""
-    _client(base, paths, 1.0, 4, None)  # warm every worker (imports, caches)
+    _client(base, paths, 1.0, 4)  # warm every worker (imports, caches)
     with multiprocessing.get_context("spawn").Pool(PROCESSES) as pool:
-        parts = pool.starmap(_client, [(base, paths, SECONDS, CLIENTS // PROCESSES, None)] * PROCESSES)
+        parts = pool.starmap(_client, [(base, paths, SECONDS, CLIENTS // PROCESSES)] * PROCESSES)
     latencies = sorted(x for part in parts for x in part[0])
     errors = sum(part[1] for part in parts)
     if errors:

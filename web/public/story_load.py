@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -123,13 +123,26 @@ def root_key_b64(session: Session) -> str:
 
 
 def head_hash(session: Session, batch_id: str) -> bytes | None:
+    memo = g.setdefault("story_heads", {})
+    if batch_id not in memo:
+        memo[batch_id] = _head_hash(session, batch_id)
+    return memo[batch_id]
+
+
+def _head_hash(session: Session, batch_id: str) -> bytes | None:
     return session.scalars(
         select(EntryRow.entry_hash).where(EntryRow.batch == batch_id).order_by(EntryRow.seq.desc()).limit(1)
     ).first()
 
 
 def latest_checkpoint_facts(session: Session) -> tuple[int, int]:
-    """(tree size of the latest checkpoint, how many witnesses cosigned it)."""
+    """(tree size of the latest checkpoint, how many witnesses cosigned it), once per request."""
+    if "story_checkpoint" not in g:
+        g.story_checkpoint = _checkpoint_facts(session)
+    return g.story_checkpoint
+
+
+def _checkpoint_facts(session: Session) -> tuple[int, int]:
     size = session.scalar(select(func.max(Checkpoint.tree_size))) or 0
     if not size:
         return 0, 0
