@@ -235,9 +235,7 @@ def _load(base: str, paths: list[str]) -> tuple[float, float, float]:
     return count / SECONDS, latencies[count // 2], latencies[min(count - 1, int(count * 0.99))]
 
 
-def _client(
-    base: str, paths: list[str], seconds: float, threads: int, _unused: object
-) -> tuple[list[float], int]:
+def _client(base: str, paths: list[str], seconds: float, threads: int) -> tuple[list[float], int]:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
