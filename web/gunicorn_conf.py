@@ -25,7 +25,8 @@ errorlog = "-"
 preload_app = False
 
 
-# Beside the workers the master starts, as child processes: the sequencer (unless
+# Beside the workers the master starts, as child processes: the scan flusher (unless
+# FARMTRACE_SCAN_FLUSHER=0), the sequencer (unless
 # FARMTRACE_SEQUENCER=0, where a dedicated host runs `farmtrace sequencer`; running more than
 # one is safe, only wasteful, since integration takes a database lock) and, when witnesses are
 # configured, the client that pushes each new checkpoint to them for cosigning.
@@ -47,6 +48,9 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     commands = []
     if os.environ.get("FARMTRACE_SEQUENCER", "1") != "0":
         commands.append(["sequencer"])
+    if os.environ.get("FARMTRACE_SCAN_FLUSHER", "1") != "0":
+        # Moves counted scans into per-item tallies and drops expired address salts.
+        commands.append(["codes", "flush", "--every", "5"])
     if settings.witness_urls:
         commands.append(["witness", "push"])
     for args in commands:

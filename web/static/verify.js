@@ -59,7 +59,7 @@
   };
 
   const KEYS_CHAIN = 'keys';
-  const MAX_ENTRY_BYTES = 65536;
+  const MAX_ENTRY_BYTES = 65535; // ledger/entry.py: the largest entry a tlog-tiles bundle can carry
   const subtle = window.crypto && window.crypto.subtle;
   const utf8 = (s) => new TextEncoder().encode(s);
 
