@@ -11,6 +11,7 @@ from farmtrace.trace.demo import load_demo
 from farmtrace.trace.errors import TraceError
 from farmtrace.web import migrate
 from farmtrace.web.cli.context import connect, load_settings, log_signer, master_key, write_session
+from farmtrace.web.cli.keys import write_root_key
 from farmtrace.web.cli.serve import run_gunicorn
 from farmtrace.web.cli.trace_glue import one_line
 from farmtrace.web.console.demo_users import add_demo_logins
@@ -32,12 +33,17 @@ def demo(then_serve: bool, bind: str, workers: int) -> None:
             summary = load_demo(session, keystore)
             add_demo_logins(session, keystore, click.echo)
             checkpoint = integrate(session, log_signer(settings, keystore))
+            root_public_key = keystore.root_key().public_key
     except (TraceError, LedgerError) as exc:
         raise click.ClickException(f"demo data: {one_line(exc)}") from None
     click.echo(f"demo data: {len(summary.batches)} batches, {summary.created_entries} new entries")
     if checkpoint is not None:
         click.echo(f"log checkpoint: tree size {checkpoint.new_size}")
+    write_root_key(settings.keys_dir / "root.pub", root_public_key)
     base = f"http://{bind}"
     click.echo(f"open {base}/ (public)  {base}/console/ (console)  {base}/api/v1/ (API)")
+    click.echo(f"     {base}/disclosure (public disclosure)  {base}/wall (data wall)")
+    for name, batch_id in sorted(summary.batches.items()):
+        click.echo(f"     {base}/batch/{batch_id}  ({name})")
     if then_serve:
         run_gunicorn(bind, workers)

@@ -51,10 +51,10 @@ def init(operator: str) -> None:
         return settings, created.root.public_key
 
     settings, root_public_key = _keystore_command(action)
-    _write_root_key(settings.keys_dir / "root.pub", root_public_key)
+    write_root_key(settings.keys_dir / "root.pub", root_public_key)
 
 
-def _write_root_key(path: Path, public_key: bytes) -> None:
+def write_root_key(path: Path, public_key: bytes) -> None:
     """Pin the root public key outside the database, for `farmtrace verify` (after commit)."""
     if not path.exists():
         path.write_text(format_root_key(public_key), encoding="utf-8")
