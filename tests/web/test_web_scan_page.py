@@ -24,19 +24,22 @@ from sqlalchemy.orm import Session
 from test_web_verify_js import edit_payload
 
 from farmtrace.ledger.append import Ledger
+from farmtrace.ledger.cosignature import cosign
 from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.keys import MasterKey
 from farmtrace.ledger.keystore import KeyStore
-from farmtrace.ledger.note import SignerKey
-from farmtrace.ledger.sequencer import integrate
+from farmtrace.ledger.note import SIG_TYPE_COSIGNATURE_V1, SignerKey, generate_signer_key, parse_note
+from farmtrace.ledger.sequencer import integrate, latest_checkpoint
 from farmtrace.trace.codes.issue import CodeService
 from farmtrace.trace.codes.models import CodeRange
 from farmtrace.trace.demo import OPERATOR, load_demo
 from farmtrace.trace.serials import make_serial
 from farmtrace.web.app import create_app
 from farmtrace.web.settings import Settings
+from farmtrace.web.witnessing import store_cosignatures
 
 ORIGIN = "trace.wuhua.example.cn/farmtrace-log"
+WITNESS = "witness.example.org"
 XSS_NAME = '<script>alert("name")</script>javascript:alert(1)'
 XSS_ORG = '<img src=x onerror=alert("org")>合作社'
 XSS_TEXT = 'javascript:alert("text")<svg onload=alert(2)>'
@@ -69,7 +72,7 @@ class Site:
         return f"/c/{self.serials[name][index]}"
 
 
-def build_site(engine: Engine, home: Path) -> Site:
+def build_site(engine: Engine, home: Path, witness: bool = True) -> Site:
     clock = Clock(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))
     master = MasterKey.load_or_create(home / "keys" / "master.key")
     with Session(write_engine(engine)) as session:
@@ -124,6 +127,12 @@ def build_site(engine: Engine, home: Path) -> Site:
             OPERATOR, batches["lychee"], "抽检发现标签与实物不符 (test recall)", client_id="recall-1"
         )
         integrate(session, SignerKey(ORIGIN, keystore.log_key().seed))
+        if witness:
+            checkpoint = latest_checkpoint(session)
+            assert checkpoint is not None
+            signer = generate_signer_key(WITNESS, SIG_TYPE_COSIGNATURE_V1)
+            line = cosign(parse_note(checkpoint.note).text, signer, 1_796_000_000)
+            store_cosignatures(session, checkpoint, [line], [signer.verifier_key()], clock.now)
         session.commit()
     settings = Settings.from_env(
         {
@@ -183,6 +192,7 @@ def test_clean_scan_page_headers_verdicts_and_verify_section(site: Site, client:
     assert "要求 10～15 °C，实测 13.1 / 12.6 / 12.2 °C" in html
     assert 'name="csrf_token"' in html, "the scan page carries the report form"
     assert "农产品地理标志" in html
+    assert re.search(r"公开检查点 #\d+，1 个独立见证方已联署", html)
 
 
 def test_english_by_accept_language_and_switch(site: Site, client: FlaskClient) -> None:
@@ -436,7 +446,7 @@ def test_browser_tampered_store_fails_verification(
 ) -> None:  # type: ignore[no-untyped-def]
     engine = create_db_engine(database_factory.new_url())
     try:
-        tampered = build_site(engine, tmp_path)
+        tampered = build_site(engine, tmp_path, witness=False)
         batch = tampered.batches["sweet-potato"]
         edit_payload(engine, batch, 3, {"verdict": "pass", "sample_id": "FORGED"})
         with live_server(tampered.app()) as base, browser.new_page(accept_language=ZH) as page:
@@ -446,6 +456,7 @@ def test_browser_tampered_store_fails_verification(
             assert "验证失败：" in text and f"{batch}/3" in text, text
             assert "此批次的记录未通过核验" in page.text(".alerts")
             assert "记录：服务器核验未通过" in page.text("#verify")
+            assert "尚无独立见证方联署" in page.text(".witnesses")
             page.screenshot("scan-page-tampered")
     finally:
         engine.dispose()
