@@ -3,16 +3,16 @@
 Alembic's env.py and the schema-drift test import this; add each new model module here.
 """
 
-import farmtrace.ledger.models  # noqa: F401
-import farmtrace.trace.codes.models  # noqa: F401
-import farmtrace.trace.models.accounts  # noqa: F401
-import farmtrace.trace.models.complaints  # noqa: F401
-import farmtrace.trace.models.printing  # noqa: F401
-import farmtrace.trace.models.projection  # noqa: F401
-import farmtrace.trace.models.registry  # noqa: F401
-import farmtrace.trace.reports.indexes  # noqa: F401
-import farmtrace.web.api.models  # noqa: F401
-import farmtrace.web.console.models  # noqa: F401
+import farmtrace.ledger.models
+import farmtrace.trace.codes.models
+import farmtrace.trace.models.accounts
+import farmtrace.trace.models.complaints
+import farmtrace.trace.models.printing
+import farmtrace.trace.models.projection
+import farmtrace.trace.models.registry
+import farmtrace.trace.reports.indexes
+import farmtrace.web.api.models
+import farmtrace.web.console.models
 import farmtrace.web.ratelimit  # noqa: F401
 from farmtrace.ledger.db import metadata
 
