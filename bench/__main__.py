@@ -18,6 +18,7 @@ GROUPS = {
     "ledger": "bench.bench_ledger",
     "codes": "bench.bench_codes",
     "printer": "bench.bench_printer",
+    "verify": "bench.bench_verify",
     "reports": "bench.bench_reports",
     "scan_page": "bench.bench_scan_page",
 }

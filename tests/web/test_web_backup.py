@@ -159,6 +159,9 @@ def live(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
 def test_backup_while_writing_then_restore_verifies(live, database_factory, tmp_path: Path) -> None:
     env, acks, stop_all = live
     wait_for(lambda: len(acked(acks)) >= 30, "30 acknowledged entries")
+    # On a loaded machine the sequencer may not have signed yet; a backup must carry a checkpoint.
+    latest = Path(env["FARMTRACE_HOME"]) / "checkpoints" / "latest"
+    wait_for(latest.exists, "the sequencer's first published checkpoint")
     before = acked(acks)
     out = tmp_path / "backups" / "ft.backup"
     made = run(env, "backup", str(out))
