@@ -14,26 +14,24 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 import multiprocessing
 import os
 import random
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from bench.bench_limits import _database_limits
+from bench.databases import postgres_database, sqlite_database
 from bench.harness import Result, rate, timed
 from farmtrace.ledger.append import Ledger
-from farmtrace.ledger.db import create_db_engine, normalise_database_url, write_engine
+from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.keys import MasterKey
 from farmtrace.ledger.keystore import KeyStore
 from farmtrace.trace.codes.export import plan_export, write_export
@@ -45,10 +43,8 @@ from farmtrace.trace.codes.scans import flush_scans, record_scan, scanner_for
 from farmtrace.trace.gs1.qr_uri import qr_uri
 from farmtrace.trace.serials import SerialKey, SerialKeyring, parse_serial, serial_range
 from farmtrace.trace.services import trace_services
-from farmtrace.web import migrate
 
 TITLE = "Codes: issuance, export, resolution, scans, QR round trip"
-POSTGRES_URL = os.environ.get("FARMTRACE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DOMAIN = "trace.example.org"
 GTIN = "09506000134352"
 LOT = "LOT-2026-A1"
@@ -425,35 +421,5 @@ def _qr_round_trip() -> list[Result]:
 # -- databases -------------------------------------------------------------------------------
 
 
-@contextmanager
-def _sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'codes.sqlite3'}"
-        _migrate(url)
-        yield url
-
-
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    name = f"ft_bench_codes_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = (
-        make_url(normalise_database_url(POSTGRES_URL))
-        .set(database=name)
-        .render_as_string(hide_password=False)
-    )
-    try:
-        _migrate(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _migrate(url: str) -> None:
-    engine = create_db_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
+_sqlite_database = functools.partial(sqlite_database, "codes")
+_postgres_database = functools.partial(postgres_database, "codes")

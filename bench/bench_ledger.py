@@ -14,6 +14,7 @@ The `verify` entries-per-second figure belongs to the verifier and is not measur
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import os
@@ -21,22 +22,20 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.bench_limits import MESSAGE, _database_limits
+from bench.databases import postgres_database, sqlite_database
 from bench.harness import Result, format_value, rate, timed
 from farmtrace.ledger.append import MAX_BULK, Draft, Ledger
-from farmtrace.ledger.db import create_db_engine, normalise_database_url, write_engine
+from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.hashing import leaf_hash
 from farmtrace.ledger.keys import MasterKey, SigningKey
 from farmtrace.ledger.keystore import KeyStore
@@ -52,10 +51,8 @@ from farmtrace.ledger.tlog import (
     stored_hashes_for_batch,
     tree_hash,
 )
-from farmtrace.web import migrate
 
 TITLE = "Ledger: appends, proofs, tree integration, pymerkle"
-POSTGRES_URL = os.environ.get("FARMTRACE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PROOF_SIZES = (100_000, 1_000_000)
 PROOF_SAMPLES = 500
 INTEGRATION_LEAVES = 20_000
@@ -347,35 +344,5 @@ def _ms(seconds: float) -> str:
     return format_value(seconds * 1000, "ms")
 
 
-@contextmanager
-def _sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'ledger.sqlite3'}"
-        _migrate(url)
-        yield url
-
-
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    name = f"ft_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = (
-        make_url(normalise_database_url(POSTGRES_URL))
-        .set(database=name)
-        .render_as_string(hide_password=False)
-    )
-    try:
-        _migrate(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _migrate(url: str) -> None:
-    engine = create_db_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
+_sqlite_database = functools.partial(sqlite_database, "ledger")
+_postgres_database = functools.partial(postgres_database, "ledger")

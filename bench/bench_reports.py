@@ -14,32 +14,27 @@ and FARMTRACE_BENCH_REPORT_BATCHES scale the store down for a quick run.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from bench.databases import postgres_database, sqlite_database
 from bench.harness import Result
-from farmtrace.ledger.db import create_db_engine, normalise_database_url
+from farmtrace.ledger.db import create_db_engine
 from farmtrace.trace.reports.feed import feed_document
 from farmtrace.trace.reports.period import month, year
 from farmtrace.trace.reports.report import build_report
 from farmtrace.trace.reports.scopes import Scope
-from farmtrace.web import migrate
 
 TITLE = "Reports: a month and a year on 100,000 batches / 10,000,000 scans"
-POSTGRES_URL = os.environ.get("FARMTRACE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BATCHES = int(os.environ.get("FARMTRACE_BENCH_REPORT_BATCHES", "100000"))
 SCANS = int(os.environ.get("FARMTRACE_BENCH_REPORT_SCANS", "10000000"))
 CODES_PER_BATCH = 100
@@ -471,35 +466,5 @@ def _entries(
 # -- databases -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _sqlite_database() -> Iterator[str]:
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'reports.sqlite3'}"
-        _migrate(url)
-        yield url
-
-
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    name = f"ft_bench_reports_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = (
-        make_url(normalise_database_url(POSTGRES_URL))
-        .set(database=name)
-        .render_as_string(hide_password=False)
-    )
-    try:
-        _migrate(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _migrate(url: str) -> None:
-    engine = create_db_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
+_sqlite_database = functools.partial(sqlite_database, "reports")
+_postgres_database = functools.partial(postgres_database, "reports")
