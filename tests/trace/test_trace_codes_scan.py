@@ -97,7 +97,9 @@ def test_forged_and_never_issued_codes_get_the_same_answer(env: CodesEnv) -> Non
 def test_mistyped_codes_get_a_typo_hint(env: CodesEnv) -> None:
     _, serials = codes(env, env.batch, 1)
     serial = serials[0]
-    swapped = serial[:3] + serial[4] + serial[3] + serial[5:]
+    # Swap the first adjacent pair that differs: swapping equal characters changes nothing.
+    i = next(i for i in range(3, 18) if serial[i] != serial[i + 1])
+    swapped = serial[:i] + serial[i + 1] + serial[i] + serial[i + 2 :]
     replaced = serial[:7] + ("X" if serial[7] != "X" else "Y") + serial[8:]
     for text in (swapped, replaced, format_short_uri(DOMAIN, replaced)):
         found = facts(env, text, scanner=scanner("10.0.0.1"))
