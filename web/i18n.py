@@ -1379,3 +1379,44 @@ _STORY_EN: dict[str, str] = {
 }
 MESSAGES["zh"].update(_STORY_ZH)
 MESSAGES["en"].update(_STORY_EN)
+
+_STATS_ZH = {
+    "stats.title": "统计报表",
+    "stats.help": "按时段和范围生成报表，下载 CSV 或 Excel（XLSX）文件，表头为中文并注明单位。",
+    "stats.period": "时段",
+    "stats.period.day": "日",
+    "stats.period.month": "月",
+    "stats.period.year": "年",
+    "stats.period.custom": "自定义（起..止，不含止日）",
+    "stats.date": "日期",
+    "stats.date_help": "如 2026-09-01、2026-09、2026 或 2026-09-01..2026-09-15",
+    "stats.scope": "范围",
+    "stats.scope.county": "全县",
+    "stats.scope.town": "按乡镇",
+    "stats.scope.coop": "按合作社",
+    "stats.scope.product": "按产品",
+    "stats.format": "格式",
+    "stats.personal": "包含个人信息（脱贫户名单、投诉电话），仅供内部使用",
+    "stats.download": "下载报表",
+}
+_STATS_EN = {
+    "stats.title": "Statistics",
+    "stats.help": "Build a report for a period and scope and download it as CSV or Excel (XLSX), with Chinese headers and units.",
+    "stats.period": "Period",
+    "stats.period.day": "Day",
+    "stats.period.month": "Month",
+    "stats.period.year": "Year",
+    "stats.period.custom": "Custom (FROM..TO, TO excluded)",
+    "stats.date": "Date",
+    "stats.date_help": "e.g. 2026-09-01, 2026-09, 2026 or 2026-09-01..2026-09-15",
+    "stats.scope": "Scope",
+    "stats.scope.county": "County",
+    "stats.scope.town": "Per town",
+    "stats.scope.coop": "Per cooperative",
+    "stats.scope.product": "Per product",
+    "stats.format": "Format",
+    "stats.personal": "Include personal data (household names, complaint phones): internal use only",
+    "stats.download": "Download report",
+}
+MESSAGES["zh"].update(_STATS_ZH)
+MESSAGES["en"].update(_STATS_EN)

@@ -25,6 +25,7 @@ from farmtrace.web.console import (
     packing,
     printing,
     records,
+    reports,
 )
 from farmtrace.web.console.access import AREAS, current_user, load_user
 from farmtrace.web.console.forms import choice_label, label
@@ -37,7 +38,7 @@ __all__ = ["SESSION_IDLE_LIFETIME", "KeyFileSessionInterface", "bp"]
 bp = Blueprint("console", __name__, url_prefix="/console")
 csrf.protect(bp)
 bp.before_request(load_user)
-for _area in (auth, coop, lab, logistics, packing, printing, operator, records):
+for _area in (auth, coop, lab, logistics, packing, printing, operator, records, reports):
     bp.register_blueprint(_area.bp)
 
 
