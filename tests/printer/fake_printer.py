@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
+
+from fake_tcp_server import FakeTcpServer
 
 HS_OK = (
     b"\x02030,0,0,0240,000,0,0,0,000,0,0,0\x03\r\n"
@@ -16,7 +17,7 @@ HS_OK = (
 HS_PAPER_OUT = HS_OK.replace(b"\x02030,0,", b"\x02030,1,", 1)
 
 
-class FakeZebra:
+class FakeZebra(FakeTcpServer):
     def __init__(
         self,
         drop_at_label: list[int] | None = None,
@@ -24,6 +25,7 @@ class FakeZebra:
         status: bytes = HS_OK,
         reply: bool = True,
     ) -> None:
+        super().__init__()
         # drop_at_label: when the n-th format (counted over all connections, from 0, printed
         # formats only) starts, close the connection and lose it and everything after it in
         # the buffer; each entry is used once, so [6, 6] drops twice at format 6.
@@ -34,34 +36,6 @@ class FakeZebra:
         self.reply = reply
         self.printed: list[str] = []
         self.formats_seen = 0
-        self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> FakeZebra:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            with conn:
-                conn.settimeout(0.2)
-                self._handle(conn)
 
     def _handle(self, conn: socket.socket) -> None:
         buffer = b""

@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fake_tcp_server import FakeTcpServer
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
@@ -163,43 +163,16 @@ def qr_data(fmt: bytes) -> str:
     return re.sub(rb"_([0-9A-F]{2})", lambda m: bytes([int(m.group(1), 16)]), found.group(1)).decode()
 
 
-class FakeZebra:
+class FakeZebra(FakeTcpServer):
     """Prints every complete ^XA...^XZ format, stores ~DY fonts, answers ~HS (after `delay`),
     and drops the connection when format number `drop_at` (over all connections) starts."""
 
     def __init__(self, drop_at: list[int] | None = None, delay: float = 0.0) -> None:
+        super().__init__()
         self.drop_at = list(drop_at or ())
         self.delay = delay
         self.printed: list[str] = []
         self.fonts = 0
-        self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.2)
-        self.port = self._listener.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> FakeZebra:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            with conn:
-                conn.settimeout(0.2)
-                self._handle(conn)
 
     def _handle(self, conn: socket.socket) -> None:
         buffer = b""
