@@ -65,9 +65,12 @@ def keyset_page(
     kinds: Sequence[type],
     limit: int,
     cursor: str | None,
-    key_of: Callable[[Any], Sequence[Any]],
+    key_of: Callable[[Any], Sequence[Any]] | None = None,
 ) -> tuple[list[Any], str | None]:
-    """One page of `query` ordered by `key` descending, after `cursor`; and the next cursor."""
+    """One page of `query` ordered by `key` descending, after `cursor`; and the next cursor.
+
+    `key_of` reads the key from a result row; by default the key columns' attributes.
+    """
     if cursor:
         last = decode_cursor(cursor, kinds)
         # SQLite stores timezone-aware datetimes as naive UTC text; compare like with like.
@@ -85,7 +88,8 @@ def keyset_page(
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
-    return rows, encode_cursor(key_of(rows[-1]))
+    last_row = rows[-1]
+    return rows, encode_cursor(key_of(last_row) if key_of else [getattr(last_row, c.key) for c in key])
 
 
 def db_time(session: Session, moment: datetime) -> datetime:

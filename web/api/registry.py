@@ -90,7 +90,6 @@ def list_places(args: dict[str, Any]) -> Any:
         (datetime, str),
         args["limit"],
         args.get("cursor"),
-        lambda row: (row.created_at, row.id),
     )
     return page(rows, cursor)
 
@@ -133,7 +132,6 @@ def list_products(args: dict[str, Any]) -> Any:
         (datetime, str),
         args["limit"],
         args.get("cursor"),
-        lambda row: (row.created_at, row.id),
     )
     return page(rows, cursor)
 
