@@ -160,7 +160,8 @@ def get_product(product: str) -> Any:
 @bp.response(200, CertificateList)
 def list_certificates(product: str) -> Any:
     """The product's 三品一标 certificates, with whether each is valid today."""
-    return {"items": [c.to_json() for c in services().products.certificates(product)]}
+    # The views themselves: CertificateOut formats their dates (to_json() has them as text already).
+    return {"items": services().products.certificates(product)}
 
 
 @bp.route("/products/<product>/certificates", methods=["POST"])
@@ -174,7 +175,7 @@ def add_certificate(product: str) -> Any:
     row = svc.products.add_certificate(actor(), product, json_object())
     views = svc.products.certificates(product)
     view = next(v for v in views if v.scheme == row.scheme and v.number == row.number)
-    return view.to_json(), 201, {"Location": f"/api/v1/products/{product}/certificates"}
+    return view, 201, {"Location": f"/api/v1/products/{product}/certificates"}
 
 
 @bp.route("/keys", methods=["GET"])
