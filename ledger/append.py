@@ -16,7 +16,7 @@ are ordered by lock, not by a race of clocks.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -131,9 +131,14 @@ class Ledger:
         """Record `draft` as the next entry of its chain, signed with a custodial key."""
         return self.append_many([draft], signer)[0]
 
-    def append_many(self, drafts: Sequence[Draft], signer: SigningKey) -> list[StoredEntry]:
+    def append_many(
+        self, drafts: Sequence[Draft], signer: SigningKey | Mapping[str, SigningKey]
+    ) -> list[StoredEntry]:
         """Record `drafts` in order, each as the next entry of its chain, signed with a
         custodial key: one read under the chains' locks and one multi-row insert.
+
+        `signer` signs every draft, or maps each draft's author to the key that signs it
+        (several organisations' events on one chain, in one call).
 
         Each draft keeps append()'s idempotency: an id already stored, or repeated within
         `drafts`, returns the entry stored for it (created=False) and records nothing new;
@@ -142,7 +147,14 @@ class Ledger:
         """
         if len(drafts) > MAX_BULK:
             raise AppendError(f"drafts: at most {MAX_BULK} per call, found {len(drafts)}")
-        return self._append_drafts(list(drafts), signer, retry=True)
+        if isinstance(signer, Mapping):
+            missing = sorted({d.author for d in drafts} - set(signer))
+            if missing:
+                raise AppendError(f"signer: no signing key given for author {missing[0]!r}")
+            signers = dict(signer)
+        else:
+            signers = {d.author: signer for d in drafts}
+        return self._append_drafts(list(drafts), signers, retry=True)
 
     def append_signed(self, entry: Entry, signature: bytes) -> StoredEntry:
         """Record an entry its author signed itself (self-custody); the server checks it all."""
@@ -164,6 +176,21 @@ class Ledger:
         row = self.session.scalars(select(EntryRow).where(EntryRow.entry_hash == entry_hash)).first()
         return None if row is None else _stored(row.id, row.canonical, row.signature)
 
+    def by_client_ids(self, client_ids: Iterable[str]) -> dict[str, StoredEntry]:
+        """The entries already stored under these ids (idempotency keys), by id."""
+        wanted = sorted(set(client_ids))
+        found: dict[str, StoredEntry] = {}
+        for start in range(0, len(wanted), MAX_BULK):  # bounded IN lists
+            rows = self.session.execute(
+                select(EntryRow.id, EntryRow.canonical, EntryRow.signature).where(
+                    EntryRow.client_id.in_(wanted[start : start + MAX_BULK])
+                )
+            )
+            for row in rows:
+                stored = _stored(row.id, row.canonical, row.signature)
+                found[stored.entry.client_id] = stored
+        return found
+
     def key(self, key_id: str) -> KeyRecord | None:
         row = self.session.get(PublicKey, key_id)
         if row is None:
@@ -180,7 +207,7 @@ class Ledger:
         if draft.batch in state.chains:
             raise ChainExists(f"entry.batch: chain {draft.batch} already exists")
         now = self.clock()
-        entry = make_entry(self._fields(draft, 0, None, recorded_now(now), signer.key_id))
+        entry = make_entry(_fields(draft, 0, None, recorded_now(now), signer.key_id))
         record = state.keys.get(signer.key_id)
         if record is None and entry.batch == KEYS_CHAIN:
             record = parse_registration(entry)  # keys/0 registers the root key that signs it
@@ -231,15 +258,18 @@ class Ledger:
             raise ChainConflict(f"entry.seq: another writer recorded {entry.batch}/{entry.seq} first; retry")
         return self._stored_new(_Signed(entry, signature, moment), ids)
 
-    def _append_drafts(self, drafts: list[Draft], signer: SigningKey, retry: bool) -> list[StoredEntry]:
+    def _append_drafts(
+        self, drafts: list[Draft], signers: dict[str, SigningKey], retry: bool
+    ) -> list[StoredEntry]:
         if not drafts:
             return []
         batches = sorted({draft.batch for draft in drafts})
         ids = [draft.client_id for draft in drafts]
-        state = self._read(batches, ids, [signer.key_id], _revoked_keys(drafts))
+        key_ids = sorted({signer.key_id for signer in signers.values()})
+        state = self._read(batches, ids, key_ids, _revoked_keys(drafts))
         heads = dict(state.heads)
-        record = state.keys.get(signer.key_id)
-        sign = _sign_function(signer)
+        # Loading a private key costs as much as a signature: once per key and call.
+        sign: dict[str, Callable[[bytes], bytes]] = {}
         now = self.clock()
         # Per draft: a StoredEntry already, or the index of the new entry it will be.
         outcome: list[StoredEntry | int] = []
@@ -252,23 +282,27 @@ class Ledger:
                 continue
             if draft.client_id in first:
                 index, earlier = first[draft.client_id]
-                self._check_same_content(self._fields(earlier, 0, None, "", ""), draft)
+                _check_same_content(_fields(earlier, 0, None, "", ""), draft)
                 outcome.append(index)
                 continue
+            signer = signers[draft.author]
             head = _head_of(state, draft.batch, heads)
             recorded = recorded_now(now, head.recorded_at)
             if recorded not in moments:
                 moments[recorded] = parse_recorded_at(recorded)
-            entry = make_entry(self._fields(draft, head.seq + 1, head.hash, recorded, signer.key_id))
-            _check_custodial(record, entry, moments[recorded], signer)
+            entry = make_entry(_fields(draft, head.seq + 1, head.hash, recorded, signer.key_id))
+            _check_custodial(state.keys.get(signer.key_id), entry, moments[recorded], signer)
             heads[draft.batch] = _Head(entry.seq, entry.hash, moments[recorded])
             first[draft.client_id] = (len(signed), draft)
             outcome.append(len(signed))
-            signed.append(_Signed(entry, sign(entry.signing_input()), moments[recorded]))
+            signing = sign.get(signer.key_id)
+            if signing is None:
+                signing = sign[signer.key_id] = _sign_function(signer)
+            signed.append(_Signed(entry, signing(entry.signing_input()), moments[recorded]))
         stored_ids = self._insert(signed) if signed else {}
         if stored_ids is None:  # a racing writer stored one of these ids in another chain: look again
             if retry:
-                return self._append_drafts(drafts, signer, retry=False)
+                return self._append_drafts(drafts, signers, retry=False)
             raise ChainConflict(
                 f"entry.seq: another writer recorded {signed[0].entry.batch} entries first; retry"
             )
@@ -289,26 +323,6 @@ class Ledger:
         if new.entry.batch == KEYS_CHAIN:
             self._index_key_entry(new.entry)
         return StoredEntry(ids[new.entry.client_id], new.entry, new.signature)
-
-    def _fields(
-        self, draft: Draft, seq: int, prev: bytes | None, recorded: str, key_id: str
-    ) -> dict[str, Any]:
-        fields: dict[str, Any] = {
-            "v": VERSION,
-            "batch": draft.batch,
-            "seq": seq,
-            "prev": None if prev is None else b64encode(prev),
-            "type": draft.type,
-            "event_time": format_event_time(draft.event_time),
-            "recorded_at": recorded,
-            "author": draft.author,
-            "key": key_id,
-            "id": draft.client_id,
-            "payload": draft.payload,
-        }
-        if draft.amends is not None:
-            fields["amends"] = b64encode(draft.amends)
-        return fields
 
     def _read(
         self, batches: list[str], client_ids: list[str], key_ids: list[str], revoked: list[str]
@@ -442,17 +456,43 @@ class Ledger:
         self.session.flush()
 
     def _same_or_conflict(self, existing: StoredEntry, draft: Draft) -> StoredEntry:
-        self._check_same_content(existing.entry.fields, draft)
+        _check_same_content(existing.entry.fields, draft)
         return StoredEntry(existing.id, existing.entry, existing.signature, created=False)
 
-    def _check_same_content(self, stored: dict[str, Any], draft: Draft) -> None:
-        wanted = self._fields(draft, 0, None, "", "")
-        for name in CONTENT_FIELDS:
-            if wanted.get(name) != stored.get(name):
-                raise IdempotencyConflict(
-                    f"entry.id: {draft.client_id!r} was already used for a different entry "
-                    f"({name} differs); use a new id for new content"
-                )
+
+def check_retry(first: Entry | Draft, again: Draft) -> None:
+    """Raise IdempotencyConflict unless `again`, under the id of `first` (an entry stored or
+    a draft earlier in the same bulk), has the same content: what append() would do."""
+    _check_same_content(first.fields if isinstance(first, Entry) else _fields(first, 0, None, "", ""), again)
+
+
+def _check_same_content(stored: dict[str, Any], draft: Draft) -> None:
+    wanted = _fields(draft, 0, None, "", "")
+    for name in CONTENT_FIELDS:
+        if wanted.get(name) != stored.get(name):
+            raise IdempotencyConflict(
+                f"entry.id: {draft.client_id!r} was already used for a different entry "
+                f"({name} differs); use a new id for new content"
+            )
+
+
+def _fields(draft: Draft, seq: int, prev: bytes | None, recorded: str, key_id: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "v": VERSION,
+        "batch": draft.batch,
+        "seq": seq,
+        "prev": None if prev is None else b64encode(prev),
+        "type": draft.type,
+        "event_time": format_event_time(draft.event_time),
+        "recorded_at": recorded,
+        "author": draft.author,
+        "key": key_id,
+        "id": draft.client_id,
+        "payload": draft.payload,
+    }
+    if draft.amends is not None:
+        fields["amends"] = b64encode(draft.amends)
+    return fields
 
 
 # PostgreSQL statements of the append path, sent as pipelines (see the module docstring).

@@ -9,7 +9,7 @@ import pytest
 from ledger_env import LedgerEnv
 from sqlalchemy import func, select
 
-from farmtrace.ledger.append import MAX_BULK, Draft, Ledger
+from farmtrace.ledger.append import MAX_BULK, Draft, Ledger, check_retry
 from farmtrace.ledger.errors import AppendError, IdempotencyConflict, KeyNotUsable, NoSuchChain
 from farmtrace.ledger.keys import SigningKey
 from farmtrace.ledger.models import EntryRow, Unsequenced
@@ -180,3 +180,39 @@ def test_an_insert_refused_by_the_database_stores_nothing_and_retries(
     env.session.commit()
     assert count(env) == before + size
     assert_linear(env, "B1", 2 + size)
+
+
+def test_one_bulk_signs_each_draft_with_its_authors_key(env: LedgerEnv) -> None:
+    coop = open_batches(env, "B1")
+    carrier = env.keystore.create_org_key("carrier-1")
+    env.session.commit()
+    drafts = [
+        draft("B1", "a"),
+        Draft("B1", "logistics.temperature", EVENT_TIME, "carrier-1", "b", {"n": "1"}),
+        draft("B1", "c"),
+    ]
+    stored = env.ledger.append_many(drafts, {"coop-1": coop, "carrier-1": carrier})
+    env.session.commit()
+    assert [s.entry.key_id for s in stored] == [coop.key_id, carrier.key_id, coop.key_id]
+    assert_linear(env, "B1", 4)
+    with pytest.raises(AppendError, match="signer: no signing key given for author 'carrier-1'"):
+        env.ledger.append_many(drafts, {"coop-1": coop})
+    # One key for all: a draft by another organisation is refused as before.
+    with pytest.raises(KeyNotUsable, match=f"key {coop.key_id} belongs to coop-1, not to author carrier-1"):
+        env.ledger.append_many([Draft("B1", "x.y", EVENT_TIME, "carrier-1", "d", {})], coop)
+
+
+def test_stored_ids_are_found_in_one_call_and_retries_checked_without_appending(env: LedgerEnv) -> None:
+    signer = open_batches(env, "B1")
+    first = env.ledger.append_many([draft("B1", f"e{i}", n=str(i)) for i in range(3)], signer)
+    found = env.ledger.by_client_ids(["e2", "e0", "nothing", "e2"])
+    assert sorted(found) == ["e0", "e2"]
+    assert found["e2"].entry.hash == first[2].entry.hash and found["e2"].created is False
+    check_retry(found["e0"].entry, draft("B1", "e0", n="0"))
+    with pytest.raises(
+        IdempotencyConflict, match=r"'e0' was already used for a different entry \(payload differs\)"
+    ):
+        check_retry(found["e0"].entry, draft("B1", "e0", n="9"))
+    check_retry(draft("B1", "later", n="1"), draft("B1", "later", n="1"))
+    with pytest.raises(IdempotencyConflict, match=r"\(batch differs\)"):
+        check_retry(draft("B1", "later", n="1"), draft("B2", "later", n="1"))
