@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from farmtrace.ledger.db import write_engine
 from farmtrace.ledger.keystore import KeyStore
 from farmtrace.ledger.models import EntryRow
+from farmtrace.printer import get_layout
 from farmtrace.trace import printing
 from farmtrace.trace.codes.models import CodeReprint
 from farmtrace.trace.errors import InvalidInput, NotPermitted, RuleViolation
@@ -358,7 +359,7 @@ def test_voided_codes_are_skipped_but_keep_their_index(env: CodesEnv) -> None:
         printing.label_data(env.session, keyring, DOMAIN, range_id, range(10), packed_on=date(2026, 3, 3))
     )
     assert labels[3] is None and [x.serial for x in labels if x is not None] == serials[:3] + serials[4:]
-    chunks = list(printing.label_chunks("zpl", labels[2:5], printing.get_layout("50x30"), 203))
+    chunks = list(printing.label_chunks("zpl", labels[2:5], get_layout("50x30"), 203))
     assert chunks[1] == b"" and chunks[0].startswith(b"^XA") and chunks[2].startswith(b"^XA")
     assert view.first_serial == serials[0]
 
