@@ -36,6 +36,7 @@ from farmtrace.ledger.canonical import canonical_bytes
 from farmtrace.ledger.checkpoint import Checkpoint, sign_checkpoint
 from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.encoding import b64decode, b64encode
+from farmtrace.ledger.entry import format_recorded_at, make_entry
 from farmtrace.ledger.errors import VerificationError
 from farmtrace.ledger.keys import MasterKey, SigningKey
 from farmtrace.ledger.keystore import KeyStore
@@ -75,6 +76,7 @@ class Store:
     settings: Settings
     root_public_key: bytes
     log_signer: SignerKey
+    root_key: SigningKey  # for tests that need entries the root really signed
 
     @property
     def root_b64(self) -> str:
@@ -124,8 +126,9 @@ def pages_for_tests(root_b64: str) -> Blueprint:
 
 
 def build_store(engine: Engine, home: Path, filler: int = 3) -> Store:
-    """Key history with a rotation, batch B1 (two organisations, tricky payload, one entry
-    not yet in the checkpoint), filler batch B0 so proofs have several levels."""
+    """Key chain 0 root, 1 log, 2 coop-1, 3 lab-1, 4 coop-1's new key, 5 revocation of the old
+    one, 6 lab-2; batch B1 (two organisations, tricky payload, one entry not yet in the
+    checkpoint), filler batch B0 so proofs have several levels."""
     clock = Clock()
     with Session(write_engine(engine)) as session:
         ledger = Ledger(session, clock=clock)
@@ -141,6 +144,7 @@ def build_store(engine: Engine, home: Path, filler: int = 3) -> Store:
         ledger.append(Draft("B1", "farming.input", when, "coop-1", "f1", TRICKY_PAYLOAD), coop)
         ledger.append(Draft("B1", "lab.tested", when, "lab-1", "t1", {"verdict": "pass"}), lab)
         coop2 = keystore.rotate("coop-1")
+        keystore.create_org_key("lab-2")  # so the revocation sits inside the key chain
         ledger.append(Draft("B1", "batch.packed", when, "coop-1", "p1", {"items": 120}), coop2)
         signer = SignerKey(ORIGIN, keys.log.seed)
         integrate(session, signer)
@@ -153,7 +157,7 @@ def build_store(engine: Engine, home: Path, filler: int = 3) -> Store:
             "FARMTRACE_LOG_ORIGIN": ORIGIN,
         }
     )
-    return Store(engine, settings, keys.root.public_key, signer)
+    return Store(engine, settings, keys.root.public_key, signer, keys.root)
 
 
 @pytest.fixture(scope="module")
@@ -282,6 +286,8 @@ def test_same_verdict_as_python_on_the_clean_bundle(
         "included": python.included,
         "treeSize": python.tree_size,
         "origin": python.log_origin,
+        "keyEntries": python.key_entries,
+        "keysIncluded": python.keys_included,
         "signaturesChecked": True,
     }
 
@@ -298,7 +304,10 @@ def bypass_triggers(engine: Engine, statements: list[tuple[str, dict]]) -> None:
                 connection.execute(text(sql), params)
             return
         triggers = connection.execute(
-            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_no_update'")
+            text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND (name LIKE '%_no_update' OR name LIKE '%_no_delete')"
+            )
         ).all()
         for name, _sql in triggers:
             connection.exec_driver_sql(f"DROP TRIGGER {name}")
@@ -376,6 +385,33 @@ def test_an_edited_last_integrated_entry_fails_the_same_way(page: Page, server: 
     assert_fails_alike(page, server, store, "记录 B1/4 的签名不符", "B1/4: signature does not verify")
 
 
+def test_a_revocation_deleted_from_the_store_fails_naming_the_gap(
+    page: Page, server: str, store: Store
+) -> None:
+    # Version 1 carried only chosen key entries, so this went unnoticed; the whole chain does not.
+    bypass_triggers(
+        store.engine,
+        [
+            (
+                "DELETE FROM merkle_leaf WHERE entry_id = "
+                "(SELECT id FROM ledger_entry WHERE batch = 'keys' AND seq = 5)",
+                {},
+            ),
+            ("DELETE FROM ledger_entry WHERE batch = 'keys' AND seq = 5", {}),
+        ],
+    )
+    assert_fails_alike(
+        page,
+        server,
+        store,
+        "密钥登记链在 keys/6 处接不上：有密钥登记或撤销被删除、插入或改动。",
+        "keys/6: expected seq 5; a key entry is missing or out of order",
+    )
+    shown = verify_page(page, server, lang="en")
+    assert "the key register breaks at keys/6" in shown
+    page.screenshot("verify-js-revocation-deleted")
+
+
 def test_a_forged_checkpoint_fails(page: Page, server: str, store: Store) -> None:
     lines = latest_note(store.engine).split("\n")
     forger = SignerKey(ORIGIN, SigningKey.generate().seed)
@@ -442,6 +478,18 @@ def _mutations() -> list[tuple[str, object]]:
     def swap(b: dict) -> None:
         b["entries"].insert(1, b["entries"].pop(2))
 
+    def swap_keys(b: dict) -> None:
+        b["keys"].insert(4, b["keys"].pop(5))
+
+    def relink_keys(b: dict) -> None:
+        # The revocation left out and the next entry renumbered: only the root key could re-sign it.
+        b["keys"].pop(5)
+        b["keys"][5]["entry"].update(seq=5, prev=b64encode(make_entry(b["keys"][4]["entry"]).hash))
+
+    def uncover_keys(b: dict) -> None:
+        for item in b["keys"]:
+            item["leaf_index"] = None
+
     def resign_checkpoint(b: dict) -> None:
         lines = b["checkpoint"].split("\n")
         forger = SignerKey(lines[0], SigningKey.generate().seed)
@@ -461,9 +509,19 @@ def _mutations() -> list[tuple[str, object]]:
         ("head proof index", lambda b: b["head_proof"].update(leaf_index=10**6)),
         ("key entry dropped", lambda b: b["keys"].pop(3)),
         ("log key dropped", lambda b: b["keys"].pop(1)),
-        ("key proof missing", lambda b: b["keys"][2].update(proof=None)),
-        ("key proof bent", lambda b: b["keys"][2]["proof"]["hashes"].reverse()),
+        ("revocation removed from the key chain", lambda b: b["keys"].pop(5)),
+        ("key entry altered", lambda b: b["keys"][5]["entry"]["payload"].update(reason="mistake")),
         ("key entry edited", lambda b: b["keys"][2]["entry"]["payload"].update(org="coop-2")),
+        ("key chain reordered", swap_keys),
+        ("key chain relinked", relink_keys),
+        ("key chain cut before its head", lambda b: b["keys"].pop()),
+        ("key not of the key chain", lambda b: b["keys"][3]["entry"].update(batch="B0")),
+        ("key head proof bent", lambda b: b["keys_head_proof"]["hashes"].reverse()),
+        ("key head proof for another leaf", lambda b: b["keys_head_proof"].update(leaf_index=1)),
+        ("key head proof for another size", lambda b: b["keys_head_proof"].update(tree_size=3)),
+        ("key head proof missing", lambda b: b.update(keys_head_proof=None)),
+        ("key chain not in the checkpoint", uncover_keys),
+        ("version 1", lambda b: b.update(version=1)),
         ("checkpoint re-signed", resign_checkpoint),
         (
             "checkpoint without signatures",
@@ -474,7 +532,7 @@ def _mutations() -> list[tuple[str, object]]:
             "recorded before the key",
             lambda b: b["entries"][4]["entry"].update(recorded_at="2000-01-01T00:00:00.000Z"),
         ),
-        ("unknown version", lambda b: b.update(version=2)),
+        ("unknown version", lambda b: b.update(version=3)),
         ("prev not base64", lambda b: b["entries"][1]["entry"].update(prev="not base64!")),
         ("unknown entry field", lambda b: b["entries"][0]["entry"].update(extra=1)),
         (
@@ -502,6 +560,97 @@ def test_js_and_python_name_the_same_failure(
     assert expected != "verified", name
     result = js_verdict(blank, bundle, clean_store.root_public_key)
     assert result.get("error") == expected, name
+
+
+# -- the key history's rules, on entries the root key really signed ----------------------------
+
+
+def root_signed(b: dict, root: SigningKey, entry_type: str, payload: dict) -> None:
+    """Append to the bundle's key chain an entry the root key signs, linked to the last one."""
+    last = make_entry(b["keys"][-1]["entry"])
+    fields = {
+        **last.fields,
+        "seq": last.seq + 1,
+        "prev": b64encode(last.hash),
+        "type": entry_type,
+        "id": f"keys.test.{last.seq + 1}",
+        "recorded_at": format_recorded_at(last.recorded_at + timedelta(milliseconds=1)),
+        "payload": payload,
+    }
+    signature = root.sign(make_entry(fields).signing_input())
+    b["keys"].append({"entry": fields, "signature": b64encode(signature), "leaf_index": None})
+
+
+def resign_key_zero(b: dict, root: SigningKey) -> None:
+    fields = b["keys"][0]["entry"]
+    fields["payload"]["role"] = "org"
+    b["keys"][0]["signature"] = b64encode(root.sign(make_entry(fields).signing_input()))
+
+
+def key_rules() -> list[tuple[str, object]]:
+    other = SigningKey.from_seed(bytes(range(32)))
+
+    def key(b: dict, seq: int) -> str:
+        return b["keys"][seq]["entry"]["payload"]["key_id"]
+
+    def registers(role: str, key_id: str = other.key_id):  # type: ignore[no-untyped-def]
+        payload = {"key_id": key_id, "org": "x", "role": role, "public_key": b64encode(other.public_key)}
+        return lambda b, r: root_signed(b, r, "key.registered", payload)
+
+    def revokes(key_of, reason: str | None = "x"):  # type: ignore[no-untyped-def]
+        def change(b: dict, r: SigningKey) -> None:
+            payload = {"key_id": key_of(b)} if reason is None else {"key_id": key_of(b), "reason": reason}
+            root_signed(b, r, "key.revoked", payload)
+
+        return change
+
+    return [
+        ("revoked twice", revokes(lambda b: key(b, 5))),
+        (
+            "registered twice",
+            lambda b, r: root_signed(b, r, "key.registered", b["keys"][3]["entry"]["payload"]),
+        ),
+        ("revokes an unknown key", revokes(lambda b: "k00")),
+        ("revokes the root key", revokes(lambda b: key(b, 0))),
+        ("revocation without reason", revokes(lambda b: key(b, 3), reason=None)),
+        ("second root key", registers("root")),
+        ("key id not of the public key", registers("org", key_id="k0123456789abcdef")),
+        ("unknown key entry type", lambda b, r: root_signed(b, r, "key.rotated", {"key_id": key(b, 3)})),
+        ("keys/0 not the root", resign_key_zero),
+    ]
+
+
+KEY_RULES = key_rules()
+
+
+@pytest.mark.parametrize(("name", "change"), KEY_RULES, ids=[name for name, _ in KEY_RULES])
+def test_js_and_python_apply_the_same_key_history_rules(
+    blank: Page, clean_store: Store, clean_bundle: dict, name: str, change
+) -> None:
+    bundle = copy.deepcopy(clean_bundle)
+    change(bundle, clean_store.root_key)
+    expected = python_verdict(bundle, clean_store.root_public_key)
+    assert expected != "verified", name
+    result = js_verdict(blank, bundle, clean_store.root_public_key)
+    assert result.get("error") == expected, name
+
+
+def test_a_new_key_entry_after_the_checkpoint_still_verifies(
+    blank: Page, clean_store: Store, clean_bundle: dict
+) -> None:
+    other = SigningKey.from_seed(bytes(range(32)))
+    bundle = copy.deepcopy(clean_bundle)
+    payload = {
+        "key_id": other.key_id,
+        "org": "lab-9",
+        "role": "org",
+        "public_key": b64encode(other.public_key),
+    }
+    root_signed(bundle, clean_store.root_key, "key.registered", payload)
+    python = verify_bundle(bundle, clean_store.root_public_key, ORIGIN)
+    assert (python.key_entries, python.keys_included) == (8, 7)
+    result = js_verdict(blank, bundle, clean_store.root_public_key)
+    assert (result["verdict"]["keyEntries"], result["verdict"]["keysIncluded"]) == (8, 7)
 
 
 # -- where WebCrypto has no Ed25519 -----------------------------------------------------------
@@ -553,7 +702,7 @@ def test_without_ed25519_a_moved_checkpoint_root_fails_the_proofs(
     replace_checkpoint(store.engine, "\n".join(lines))
     shown = verify_page(old_phone, server)
     assert old_phone.attribute("#verify", "data-state") == "failed"
-    assert "记录 keys/0 不在公开日志的检查点中：包含证明不符。" in shown
+    assert "记录 keys/6 不在公开日志的检查点中：包含证明不符。" in shown
     assert "inclusion proof: computed root" in shown
 
 

@@ -170,6 +170,8 @@ def verify_url(url: str, root_key_text: str, origin: str | None, timeout: float,
                     "included": verdict.included,
                     "tree_size": verdict.tree_size,
                     "log_origin": verdict.log_origin,
+                    "key_entries": verdict.key_entries,
+                    "keys_included": verdict.keys_included,
                 },
                 ensure_ascii=False,
             )
@@ -178,6 +180,10 @@ def verify_url(url: str, root_key_text: str, origin: str | None, timeout: float,
     click.echo(
         f"verified: batch {verdict.batch}, {verdict.entries} records "
         f"({verdict.included} in the checkpoint), checkpoint {verdict.log_origin} #{verdict.tree_size}"
+    )
+    click.echo(
+        f"key history: {verdict.key_entries} entries, keys/0 to keys/{verdict.key_entries - 1}, "
+        f"linked and signed by the root key ({verdict.keys_included} in the checkpoint)"
     )
     if verdict.included < verdict.entries:
         click.echo(

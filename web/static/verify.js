@@ -1,10 +1,11 @@
 /* farmtrace: check a batch's record on the consumer's own phone.
  *
- * Fetches the proof bundle named by <section id="verify" data-bundle-url data-root-key
- * data-origin> and runs the steps of ledger/bundle_verify.py in the same order, with the
- * same messages: key history signed by the pinned root key, the checkpoint signed by the
- * registered log key, inclusion of every key entry, the batch's chain links and signatures,
- * and inclusion of its newest entry (docs/verification.md). No dependencies: WebCrypto does
+ * Fetches the proof bundle (version 2) named by <section id="verify" data-bundle-url
+ * data-root-key data-origin> and runs the steps of ledger/bundle_verify.py in the same
+ * order, with the same messages: the whole key chain, linked from keys/0 and signed by the
+ * pinned root key; the checkpoint signed by the registered log key; inclusion of the key
+ * chain's newest entry; the batch's chain links and signatures; inclusion of its newest
+ * entry (docs/verification.md). No dependencies: WebCrypto does
  * SHA-256 and, where the browser has it, Ed25519. Without Ed25519 it checks hashes and
  * proofs only and says that signatures were not checked.
  */
@@ -25,6 +26,7 @@
       why: {
         root: '密钥登记 {w} 不是由本站公布的根密钥签署的。',
         keys: '密钥登记 {w} 有问题，无法确认签名密钥。',
+        keychain: '密钥登记链在 {w} 处接不上：有密钥登记或撤销被删除、插入或改动。',
         checkpoint: '公开日志的检查点没有登记的日志密钥的有效签名。',
         proof: '记录 {w} 不在公开日志的检查点中：包含证明不符。',
         link: '记录 {w} 与前一条记录接不上：有记录被删除、插入或改动。',
@@ -32,6 +34,7 @@
         signature: '记录 {w} 的签名不符：签名后内容被改动，或并非登记的密钥所签。',
         format: '验证数据格式有误。',
         batch: '下载的验证数据属于另一个批次。',
+        version: '验证数据的版本无法使用（旧的第 1 版可能漏掉密钥撤销，不再接受）。',
       },
     },
     en: {
@@ -47,6 +50,7 @@
       why: {
         root: 'key register entry {w} is not signed by the root key this site publishes.',
         keys: 'key register entry {w} is faulty, so the signing keys cannot be trusted.',
+        keychain: 'the key register breaks at {w}: a key registration or revocation was removed, inserted or changed.',
         checkpoint: "the public log's checkpoint is not validly signed by the registered log key.",
         proof: "record {w} is not in the public log's checkpoint: its inclusion proof does not match.",
         link: 'record {w} does not follow from the record before it: a record was removed, inserted or changed.',
@@ -54,6 +58,7 @@
         signature: 'the signature of record {w} does not match: it was changed after signing, or not signed by a registered key.',
         format: 'the proof data is malformed.',
         batch: 'the proof data is for another batch.',
+        version: 'the proof data is in a version this page cannot use (the old version 1 could leave out a key revocation and is no longer accepted).',
       },
     },
   };
@@ -264,11 +269,18 @@
     if (!same(r, root))
       throw V(`inclusion proof: computed root ${hex(r)} for leaf ${index} in a tree of size ${size} does not match expected root ${hex(root)}`);
   };
-  const checkInclusion = async (where, entry, proof, size, root) => {
+  const checkInclusion = async (where, entry, leafIndex, proof, checkpoint) => {
     const proofSize = need(proof, 'tree_size');
-    if (proofSize !== size) throw V(`${where}: proof is for tree size ${str(proofSize)}, checkpoint has ${size}`);
+    if (proofSize !== checkpoint.size) throw V(`${where}: proof is for tree size ${str(proofSize)}, checkpoint has ${checkpoint.size}`);
+    const proofIndex = need(proof, 'leaf_index');
+    if (proofIndex !== leafIndex) throw V(`${where}: proof is for leaf ${str(proofIndex)}, the entry's leaf_index is ${leafIndex}`);
     const hashes = need(proof, 'hashes').map((h) => unhash(h, `${where} proof`));
-    await verifyInclusion(need(proof, 'leaf_index'), size, entry.hash, hashes, root);
+    try {
+      await verifyInclusion(leafIndex, checkpoint.size, entry.hash, hashes, checkpoint.root);
+    } catch (e) {
+      if (e instanceof VErr && e.cls === 'V') e.message = `${where}: ${e.message}`;
+      throw e;
+    }
   };
 
   // C2SP signed-note and tlog-checkpoint (ledger/note.py, ledger/checkpoint.py) with one
@@ -361,46 +373,40 @@
     }
   };
 
+  const VERSION_1_REFUSED =
+    'proof bundle: version 1 is no longer accepted: it carries only the key entries the server chose, ' +
+    'so a left-out key revocation would go unnoticed; the server must send version 2';
+
+  // The largest position whose leaf_index is an integer below the checkpoint's size.
+  const newestCovered = (leaves, size) => {
+    let head = null;
+    leaves.forEach((leaf, i) => {
+      if (Number.isInteger(leaf) && leaf < size) head = i;
+    });
+    return head;
+  };
+
   const verifySteps = async (bundle, root, origin, ctx) => {
     if (pyType(bundle) !== 'dict') throw F(`malformed (AttributeError: ${repr(pyType(bundle))} object has no attribute 'get')`);
-    if (bundle.version !== 1) throw V(`proof bundle: unknown version ${repr(bundle.version)}`);
-    const rootId = await keyIdFor(root);
-    const keys = new Map();
-    const keyEntries = [];
-    for (const item of need(bundle, 'keys')) {
-      keyEntries.push([await makeEntry(need(item, 'entry')), unb64(need(item, 'signature'), 'keys[].signature'), item]);
-    }
-    // 1. Key registrations and revocations, each signed by the pinned root key.
-    for (const [entry, sig] of keyEntries) {
-      const where = `keys/${entry.seq}`;
-      await tag('root', where, async () => {
-        if (entry.batch !== KEYS_CHAIN) throw V(`${where}: not an entry of the key chain`, 'keys', where);
-        if (entry.key !== rootId) throw V(`${where}: signed by ${entry.key}, not by the pinned root key ${rootId}`);
-        await checkSignature(ctx, where, root, entry, sig);
-      });
-      await tag('keys', where, async () => {
-        const p = entry.f.payload;
-        if (entry.f.type === 'key.registered') {
-          const rec = await parseRegistration(entry);
-          keys.set(rec.id, rec);
-        } else if (entry.f.type === 'key.revoked') {
-          const id = need(p, 'key_id');
-          if (keys.has(id)) keys.set(id, Object.assign({}, keys.get(id), { revoked: entry.rec }));
-        } else throw V(`${where}: unexpected key entry type ${repr(entry.f.type)}`);
-      });
-    }
-    // 2. The checkpoint, signed by the log key that the root registered.
+    if (bundle.version === 1) throw V(VERSION_1_REFUSED, 'version');
+    if (bundle.version !== 2) throw V(`proof bundle: unknown version ${repr(bundle.version)}`, 'version');
+    // 1. The whole key chain: contiguous from keys/0, linked, each entry signed by the root.
+    const chain = await replayKeyChain(ctx, need(bundle, 'keys'), root);
+    const { keys, registeredBy } = chain;
+    // 2. The checkpoint, signed by a log key that the root registered.
     const logKeys = [...keys.values()].filter((k) => k.role === 'log');
     if (!logKeys.length) throw V('proof bundle: no log key registration among the key entries', 'keys', KEYS_CHAIN);
     const note = need(bundle, 'checkpoint');
     if (typeof note !== 'string') throw F(`malformed (AttributeError: ${repr(pyType(note))} object has no attribute 'split')`);
     let checkpoint = null;
+    let logKey = null;
     const failures = [];
     await tag('checkpoint', '', async () => {
       for (const rec of logKeys) {
         const name = origin === null ? note.split('\n')[0] : origin;
         try {
           checkpoint = await openCheckpoint(ctx, note, name, rec.pub, origin);
+          logKey = rec;
           break;
         } catch (e) {
           if (!(e instanceof VErr) || e.cls !== 'V') throw e;
@@ -409,15 +415,19 @@
       }
       if (!checkpoint) throw V(`checkpoint: not signed by a registered log key (${failures.join('; ')})`);
     });
-    const { size, root: treeRoot } = checkpoint;
-    // 3. Every key entry is in the log.
-    for (const [entry, , item] of keyEntries) {
-      const where = `keys/${entry.seq}`;
-      await tag('proof', where, async () => {
-        if (item.proof === null || item.proof === undefined) throw V(`${where}: not yet covered by the checkpoint`, 'keys', where);
-        await checkInclusion(where, entry, item.proof, size, treeRoot);
-      });
-    }
+    const { size } = checkpoint;
+    // 3. The key chain's newest covered entry is in the log; the links vouch for the rest.
+    const keysHead = newestCovered(chain.leaves, size);
+    if (keysHead === null) throw V(`keys: no key entry is in the checkpoint (no leaf_index below its size ${size})`, 'keys', KEYS_CHAIN);
+    const keysWhere = `keys/${keysHead}`;
+    await tag('proof', keysWhere, async () => {
+      const proof = bundle.keys_head_proof;
+      if (proof === null || proof === undefined) throw V(`${keysWhere}: keys_head_proof is missing`);
+      await checkInclusion(keysWhere, chain.entries[keysHead], chain.leaves[keysHead], proof, checkpoint);
+    });
+    const logAt = registeredBy.get(logKey.id);
+    if (logAt > keysHead)
+      throw V(`checkpoint: signed by log key ${logKey.id}, whose registration keys/${logAt} is not in the checkpoint`, 'keys', `keys/${logAt}`);
     // 4. The batch chain: links, signatures by keys valid at the recorded time.
     const batch = need(bundle, 'batch');
     const items = need(bundle, 'entries');
@@ -430,9 +440,7 @@
       await tag('link', where, async () => {
         if (entry.batch !== batch) throw V(`${where}: belongs to another batch than ${str(batch)}`);
         if (entry.seq !== position) throw V(`${where}: expected seq ${position}; an entry is missing or out of order`);
-        const prev = entry.f.prev === null ? null : unhash(entry.f.prev, 'prev');
-        if (!(prev === null ? previous === null : previous !== null && same(prev, previous.hash)))
-          throw V(`${where}: prev does not match the hash of entry ${position - 1}`);
+        if (!linksTo(entry, previous)) throw V(`${where}: prev does not match the hash of entry ${position - 1}`);
       });
       const rec = keys.get(entry.key);
       await tag('key', where, async () => {
@@ -444,32 +452,118 @@
       entries.push(entry);
       previous = entry;
     }
-    // 5. The latest integrated entry is in the checkpoint; the chain vouches for the ones before.
+    // 5. The batch's newest covered entry is in the log; the chain vouches for the ones before.
     let included = 0;
     const headProof = bundle.head_proof;
     if (headProof !== null && headProof !== undefined) {
-      let head = -1;
-      items.forEach((item, i) => {
-        if (Number.isInteger(item.leaf_index) && item.leaf_index < size) head = i;
-      });
-      if (head < 0) throw F('malformed (ValueError: head_proof given but no entry is in the checkpoint)');
-      await tag('proof', `${batch}/${head}`, () => checkInclusion(`${batch}/${head}`, entries[head], headProof, size, treeRoot));
+      const leaves = items.map((item) => item.leaf_index);
+      const head = newestCovered(leaves, size);
+      if (head === null)
+        throw V(`${str(batch)}: head_proof given, but no entry has a leaf_index below the checkpoint's size ${size}`, 'proof', str(batch));
+      await tag('proof', `${batch}/${head}`, () => checkInclusion(`${batch}/${head}`, entries[head], leaves[head], headProof, checkpoint));
+      // An entry in the log whose key's registration is not would let the log hide a key.
+      for (const entry of entries.slice(0, head + 1)) {
+        const at = registeredBy.get(entry.key);
+        if (at > keysHead)
+          throw V(`${batch}/${entry.seq}: is in the checkpoint, but the registration of its key ${entry.key} (keys/${at}) is not`, 'keys', `keys/${at}`);
+      }
       included = head + 1;
     }
-    return { batch, entries: entries.length, included, treeSize: size, origin: checkpoint.origin, signaturesChecked: ctx.ed };
+    return {
+      batch,
+      entries: entries.length,
+      included,
+      treeSize: size,
+      origin: checkpoint.origin,
+      keyEntries: chain.entries.length,
+      keysIncluded: keysHead + 1,
+      signaturesChecked: ctx.ed,
+    };
   };
 
+  const linksTo = (entry, previous) => {
+    const prev = entry.f.prev === null ? null : unhash(entry.f.prev, 'prev');
+    return prev === null ? previous === null : previous !== null && same(prev, previous.hash);
+  };
+
+  // Step 1 (bundle_verify.py _replay_key_chain): the chain's links and root signatures here,
+  // the rules of the key history in replayKey (ledger/keyhistory.py KeyHistory.record).
+  const replayKeyChain = async (ctx, items, root) => {
+    const rootId = await keyIdFor(root);
+    const chain = { keys: new Map(), registeredBy: new Map(), entries: [], leaves: [], rootId };
+    for (let position = 0; position < items.length; position++) {
+      const item = items[position];
+      const entry = await makeEntry(need(item, 'entry'));
+      const where = `keys/${entry.seq}`;
+      await tag('keychain', where, async () => {
+        if (entry.batch !== KEYS_CHAIN) throw V(`${where}: not an entry of the key chain`);
+        if (entry.seq !== position) throw V(`${where}: expected seq ${position}; a key entry is missing or out of order`);
+        if (!linksTo(entry, chain.entries.length ? chain.entries[chain.entries.length - 1] : null))
+          throw V(`${where}: prev does not match the hash of keys/${position - 1}`);
+      });
+      await tag('root', where, async () => {
+        if (entry.key !== rootId) throw V(`${where}: signed by ${entry.key}, not by the pinned root key ${rootId}`);
+        await checkSignature(ctx, where, root, entry, unb64(need(item, 'signature'), `${where} signature`));
+      });
+      await tag('keys', where, () => replayKey(chain, entry));
+      chain.entries.push(entry);
+      chain.leaves.push(item.leaf_index);
+    }
+    return chain;
+  };
+
+  const replayKey = async (chain, entry) => {
+    const { keys, registeredBy, rootId } = chain;
+    const at = `keys/${entry.seq}`;
+    const register = async () => {
+      const rec = await parseRegistration(entry);
+      registeredBy.set(rec.id, entry.seq);
+      return rec;
+    };
+    if (entry.seq === 0) {
+      const rec = await register();
+      if (rec.id !== rootId || rec.role !== 'root')
+        throw V(`keys/0 registers ${rec.id} as ${rec.role}; expected the pinned root key ${rootId}`, 'root', at);
+      keys.set(rec.id, rec);
+      return;
+    }
+    if (!keys.has(rootId)) throw F(`${at}: the chain does not start with the root key`);
+    const text = (name) => {
+      const v = entry.f.payload[name];
+      if (typeof v !== 'string' || !v) throw F(`${at}: payload.${name} must be a non-empty string`);
+      return v;
+    };
+    if (entry.f.type === 'key.registered') {
+      const rec = await parseRegistration(entry);
+      if (keys.has(rec.id)) throw F(`${at}: key ${rec.id} is registered twice`);
+      if (rec.role === 'root') throw F(`${at}: a second root key cannot be registered`);
+      registeredBy.set(rec.id, entry.seq);
+      keys.set(rec.id, rec);
+    } else if (entry.f.type === 'key.revoked') {
+      const id = text('key_id');
+      const rec = keys.get(id);
+      if (!rec) throw F(`${at}: revokes unknown key ${id}`);
+      if (rec.revoked !== null) throw F(`${at}: key ${id} is already revoked`);
+      if (rec.role === 'root') throw F(`${at}: the root key cannot be revoked by an entry`);
+      text('reason');
+      keys.set(id, Object.assign({}, rec, { revoked: entry.rec }));
+    } else throw F(`${at}: unknown key entry type ${repr(entry.f.type)}`);
+  };
+
+  // ledger/keyhistory.py parse_registration, the same checks in the same order.
   const parseRegistration = async (entry) => {
+    const at = `keys/${entry.seq}`;
+    if (entry.f.type !== 'key.registered') throw F(`${at}: expected key.registered, found ${repr(entry.f.type)}`);
     const text = (name) => {
       const v = entry.f.payload[name];
       if (typeof v !== 'string' || !v) throw F(`${entry.batch}/${entry.seq}: payload.${name} must be a non-empty string`);
       return v;
     };
     const role = text('role');
-    if (!['root', 'log', 'org'].includes(role)) throw F(`keys/${entry.seq}: payload.role must be one of root, log, org, found ${repr(role)}`);
-    const pub = unb64(text('public_key'), `keys/${entry.seq} payload.public_key`);
+    if (!['root', 'log', 'org'].includes(role)) throw F(`${at}: payload.role must be one of root, log, org, found ${repr(role)}`);
+    const pub = unb64(text('public_key'), `${at} payload.public_key`);
     const id = text('key_id');
-    if (pub.length !== 32 || (await keyIdFor(pub)) !== id) throw F(`keys/${entry.seq}: payload.key_id ${id} does not match payload.public_key`);
+    if (pub.length !== 32 || (await keyIdFor(pub)) !== id) throw F(`${at}: payload.key_id ${id} does not match payload.public_key`);
     return { id, org: text('org'), role, pub, from: entry.rec, revoked: null };
   };
 
