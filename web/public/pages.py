@@ -28,7 +28,7 @@ from farmtrace.web.public.story import BATCH_ID, SHA256_HEX, Story
 from farmtrace.web.public.story_load import etag_for, load_story, root_key_b64
 
 STATIC_MAX_AGE: Final = 31_536_000
-PAGE_VERSION: Final = "1"  # part of the ETag: bump when the batch page's layout changes
+PAGE_VERSION: Final = "2"  # part of the ETag: bump when the batch page's layout or its verify.js changes
 BATCH_CACHE: Final = "public, max-age=60"
 STATIC_DIR: Final = Path(__file__).resolve().parents[1] / "static"
 
