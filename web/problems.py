@@ -6,6 +6,8 @@ Every error the API can answer is mapped here, from whichever layer raised it:
 - rule violations -> 409 (the record's state refuses the write), NotPermitted -> 403;
 - ledger append errors -> 409 / 404 / 403, malformed entries -> 400;
 - API errors (authentication 401, scope 403, idempotency 409, cursor 400);
+- the database unreachable, restarting, locked or full (SQLAlchemy OperationalError) ->
+  503 with Retry-After: the request can succeed unchanged a moment later;
 - anything else -> 500 with no internals (the traceback goes to the log only).
 
 `problem_details(exc)` computes the body without a response, so the bulk endpoint can
@@ -20,7 +22,8 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, json, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException, InternalServerError, UnprocessableEntity
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable, UnprocessableEntity
 
 from farmtrace.ledger import errors as ledger_errors
 from farmtrace.trace import errors as trace_errors
@@ -28,6 +31,8 @@ from farmtrace.trace.events.schema import flatten_errors
 from farmtrace.web.api.errors import ApiError, ScopeMissing, Unauthenticated
 
 PROBLEM_JSON = "application/problem+json"
+# A database restart takes a few seconds (docs/reliability.md: 2.5 s until answers resumed).
+UNAVAILABLE_RETRY_AFTER = 5
 # Problem types are documented on the API's docs page, one anchor per type.
 PROBLEM_TYPE_BASE = "/api/v1/docs#problem-"
 # "entry.seq: expected ..." -> "entry.seq": ledger and trace messages start with the field.
@@ -103,6 +108,12 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
         429,
         "Too many requests",
         "A rate limit (`limit` names it) is used up; retry after the seconds in Retry-After.",
+    ),
+    "unavailable": (
+        503,
+        "Service unavailable",
+        "The database cannot be reached or written for the moment; nothing was recorded; "
+        "retry after Retry-After seconds with the same key.",
     ),
     "internal": (500, "Internal server error", "Nothing was recorded; retrying with the same key is safe."),
 }
@@ -288,6 +299,20 @@ def register_error_handlers(app: Flask) -> None:
         if not wants_problem_json():
             return _as_http_exception(body)
         return problem_response(_with_instance(body), _auth_headers(exc, body))
+
+    @app.errorhandler(OperationalError)
+    def _unavailable(exc: OperationalError) -> Response:
+        # Logged without the statement's parameters: they may hold personal data.
+        current_app.logger.error(
+            "database unavailable on %s %s: %s", request.method, request.path, type(exc.orig).__name__
+        )
+        headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}
+        if not wants_problem_json():
+            page = ServiceUnavailable(retry_after=UNAVAILABLE_RETRY_AFTER).get_response()
+            page.headers.update(headers)
+            return page
+        status, title, detail = PROBLEM_TYPES["unavailable"]
+        return problem_response(_with_instance(_body(status, title, "unavailable", detail)), headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response | HTTPException:
