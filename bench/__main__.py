@@ -21,6 +21,7 @@ GROUPS = {
     "verify": "bench.bench_verify",
     "reports": "bench.bench_reports",
     "scan_page": "bench.bench_scan_page",
+    "bundle": "bench.bench_bundle",
 }
 
 

@@ -59,6 +59,33 @@ def proof_bundle(session: Session, batch: str) -> dict[str, Any] | None:
     }
 
 
+def bundle_state(session: Session, batch: str) -> tuple[int, int, bytes, int, bytes] | None:
+    """What a bundle of `batch` is made of, in a few small queries: (bundle version,
+    checkpoint size, hash of the batch's head entry, seq and hash of the key chain's head).
+    Both chains only grow and their entries are integrated only by a new checkpoint, so an
+    equal state means an equal bundle: a cache key and an HTTP validator. None if there is
+    no such batch; NoCheckpoint before the first checkpoint."""
+    head = _head(session, batch)
+    if head is None:
+        return None
+    checkpoint = latest_checkpoint(session)
+    if checkpoint is None:
+        raise NoCheckpoint("no checkpoint has been signed yet; run the sequencer")
+    keys = _head(session, KEYS_CHAIN)
+    keys_seq, keys_hash = keys if keys is not None else (-1, b"")
+    return (BUNDLE_VERSION, checkpoint.tree_size, head[1], keys_seq, keys_hash)
+
+
+def _head(session: Session, batch: str) -> tuple[int, bytes] | None:
+    row = session.execute(
+        select(EntryRow.seq, EntryRow.entry_hash)
+        .where(EntryRow.batch == batch)
+        .order_by(EntryRow.seq.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row.seq, bytes(row.entry_hash))
+
+
 def key_chain(session: Session) -> list[tuple[dict[str, Any], bytes, int | None]]:
     """Every entry of the `keys` chain in seq order: (fields, signature, leaf index or None).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
 
 import pytest
@@ -83,3 +84,29 @@ def test_proof_bundle_verifies_from_the_root_key(served) -> None:
     verdict = verify_bundle(response.json, keys.root.public_key)
     assert verdict.entries == verdict.included == 300
     assert client.get("/bundle/NOPE.json").status_code == 404
+
+
+def test_proof_bundle_is_gzipped_on_request_and_revalidated_by_etag(served, engine, tmp_path) -> None:
+    client, keys, signer = served
+    plain = client.get("/bundle/B1.json")
+    packed = client.get("/bundle/B1.json", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 2
+    for response in (plain, packed):
+        assert response.headers["Cache-Control"] == "public, max-age=5"
+        assert response.headers["Vary"] == "Accept-Encoding"
+    assert plain.headers["ETag"] != packed.headers["ETag"]
+    again = client.get("/bundle/B1.json", headers={"If-None-Match": plain.headers["ETag"]})
+    assert (again.status_code, again.data) == (304, b"")
+    # A new key entry changes the bundle, and so its validator: the old ETag no longer matches.
+    with Session(write_engine(engine)) as session:
+        KeyStore(session, MasterKey.load(tmp_path / "master.key")).create_org_key("lab-1")
+        integrate(session, signer)
+        session.commit()
+    fresh = client.get("/bundle/B1.json", headers={"If-None-Match": plain.headers["ETag"]})
+    assert fresh.status_code == 200
+    assert fresh.headers["ETag"] != plain.headers["ETag"]
+    verdict = verify_bundle(fresh.json, keys.root.public_key)
+    assert (verdict.key_entries, verdict.keys_included) == (4, 4)
