@@ -1,5 +1,5 @@
 """Getting rendered labels to printers: raw TCP (port 9100), a spool directory, CUPS raw
-queues, and the PrintJob runner that streams, confirms and resumes."""
+queues, a file, and the PrintJob runner that streams, confirms and resumes."""
 
 from farmtrace.printer.transports.base import (
     TSPL_STATUS,
@@ -9,7 +9,9 @@ from farmtrace.printer.transports.base import (
     Transport,
 )
 from farmtrace.printer.transports.cups import CupsTransport
+from farmtrace.printer.transports.file import FileTransport
 from farmtrace.printer.transports.job import JobResult, PrintJob, Progress
+from farmtrace.printer.transports.preamble import WithPreamble
 from farmtrace.printer.transports.spool import SpoolTransport
 from farmtrace.printer.transports.tcp import TcpTransport
 
@@ -17,6 +19,7 @@ __all__ = [
     "TSPL_STATUS",
     "ZPL_HOST_STATUS",
     "CupsTransport",
+    "FileTransport",
     "JobResult",
     "PrintJob",
     "PrinterStatusError",
@@ -25,4 +28,5 @@ __all__ = [
     "StatusQuery",
     "TcpTransport",
     "Transport",
+    "WithPreamble",
 ]
