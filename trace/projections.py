@@ -1,7 +1,8 @@
 """Keeping the projection tables in step with the ledger, and rebuilding them from it.
 
 After an entry is appended, `commit` applies it to the batch's state and writes only what
-that entry changed (the batch row, and child rows keyed by its seq). A correction rewrites
+that entry changed (the batch row, and child rows keyed by its seq); `write_appended` does
+the same once for several entries a bulk applied to the state itself. A correction rewrites
 the batch's rows (`write_full`). `rebuild_projections` deletes every projection row and
 replays every batch chain; `snapshot` lets a test (or `farmtrace batches rebuild --check`)
 compare the two paths row for row.
@@ -10,6 +11,7 @@ compare the two paths row for row.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,15 +65,22 @@ def commit(session: Session, state: BatchState | None, stored: StoredEntry) -> B
         state = replay([event])
         _write_batch(session, state)
         session.flush()
-        _write_children(session, state, seq=0)
+        _write_children(session, state, seqs={0})
     else:
         flags_before = len(state.flags)
         apply(state, event)
         _write_batch(session, state)
-        _write_children(session, state, seq=event.seq)
+        _write_children(session, state, seqs={event.seq})
         assert all(f.seq == event.seq for f in state.flags[flags_before:])
     session.flush()
     return state
+
+
+def write_appended(session: Session, state: BatchState, seqs: Collection[int]) -> None:
+    """Write what the entries `seqs` (already applied to `state`, none a registration or a
+    correction) changed: the batch row once, and their child rows."""
+    _write_batch(session, state)
+    _write_children(session, state, seqs=set(seqs))
 
 
 def write_full(session: Session, state: BatchState) -> None:
@@ -80,7 +89,7 @@ def write_full(session: Session, state: BatchState) -> None:
         session.execute(delete(table).where(table.batch_id == state.id))
     _write_batch(session, state)
     session.flush()
-    _write_children(session, state, seq=None, lineage=False)
+    _write_children(session, state, seqs=None, lineage=False)
     session.flush()
 
 
@@ -95,7 +104,7 @@ def rebuild_projections(session: Session) -> int:
         _write_batch(session, state)
     session.flush()
     for state in states:
-        _write_children(session, state, seq=None)
+        _write_children(session, state, seqs=None)
     session.flush()
     return len(states)
 
@@ -123,11 +132,13 @@ def _write_batch(session: Session, state: BatchState) -> None:
     row.head_seq = state.head_seq
 
 
-def _write_children(session: Session, state: BatchState, seq: int | None, lineage: bool = True) -> None:
-    """Insert the child rows created by entry `seq` (all of them when seq is None)."""
+def _write_children(
+    session: Session, state: BatchState, seqs: Collection[int] | None, lineage: bool = True
+) -> None:
+    """Insert the child rows created by the entries `seqs` (all of them when seqs is None)."""
 
     def wanted(item_seq: int) -> bool:
-        return seq is None or item_seq == seq
+        return seqs is None or item_seq in seqs
 
     if lineage and wanted(0):
         for producer in state.producers:
@@ -183,9 +194,9 @@ def _write_children(session: Session, state: BatchState, seq: int | None, lineag
                 )
             )
     for recall in state.recalls.values():
-        if seq is None or recall.issue_seq == seq:
+        if wanted(recall.issue_seq):
             session.add(_recall_row(state.id, recall))
-        elif recall.lift_seq == seq:
+        elif recall.lift_seq is not None and wanted(recall.lift_seq):
             row = session.get(Recall, (recall.recall_id, state.id))
             assert row is not None
             row.lifted_at = None if recall.lifted_at is None else _utc(recall.lifted_at)

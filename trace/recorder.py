@@ -5,9 +5,10 @@ transaction. Retrying with the same client_id returns the stored entry (created=
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from farmtrace.ledger.append import StoredEntry
 from farmtrace.ledger.encoding import b64encode, decode_hash
@@ -22,6 +23,9 @@ from farmtrace.trace.rules import check_event
 from farmtrace.trace.state import BatchState, Event, replay
 from farmtrace.trace.text import clean_text, parse_moment
 from farmtrace.trace.units import show
+
+if TYPE_CHECKING:
+    from farmtrace.trace.recorder_bulk import EventInput
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,15 @@ class EventRecorder:
         state = load_state(self.ctx.session, batch_id)
         check_event(self.ctx, state, event_type, actor, moment, values)
         return append_and_project(self.ctx, state, event_type, actor, values, moment, client_id)
+
+    def record_many(self, items: Sequence[EventInput]) -> list[RecordedEvent]:
+        """Record `items` in order with the results of record() for each, all or none: each
+        batch's chain is replayed once and the entries appended in one bulk. The first item
+        record() would refuse raises ItemRefused (its index and that error); nothing is kept.
+        See trace.recorder_bulk."""
+        from farmtrace.trace.recorder_bulk import record_many  # it builds on this module
+
+        return record_many(self.ctx, items)
 
     def _retry(
         self,

@@ -219,3 +219,45 @@ def test_bulk_refuses_more_than_1000_items(coop: Api) -> None:
     response = coop.post("/api/v1/events/bulk", {"items": [item] * 1001})
     assert response.status_code == 422
     assert response.json["errors"][0]["field"] == "items"
+
+
+def test_bulk_checks_each_item_against_what_the_items_before_it_recorded(coop: Api) -> None:
+    a = register_batch(coop)["batch"]
+    b = register_batch(coop)["batch"]
+
+    def sale(kg: str, item_id: str) -> dict[str, object]:
+        body = {"channel": "market", "order_reference": "M-1", "quantity": kg, "unit": "kg"}
+        return {"batch": a, "type": "sale.recorded", "payload": body, "id": item_id}
+
+    harvest_a = {
+        "batch": a,
+        "type": "farming.harvested",
+        "payload": {"quantity": "100", "unit": "kg"},
+        "id": "a-h",
+    }
+    harvest_b = {
+        "batch": b,
+        "type": "farming.harvested",
+        "payload": {"quantity": "10", "unit": "kg"},
+        "id": "b-h",
+    }
+    items = [harvest_a, sale("80", "a-s1"), harvest_b, sale("30", "a-s2"), {**harvest_a, "id": "a-h2"}]
+    body = coop.ok(coop.post("/api/v1/events/bulk", {"items": items}, key=new_key()), 200)
+    assert [i["status"] for i in body["items"]] == [424, 424, 201, 409, 424]
+    refused = body["items"][3]["problem"]
+    assert refused["rule"] == "quantity_exceeded"
+    # 100 harvested by items[0] and 80 sold by items[1]: the state the group itself made.
+    assert "30 kg is more than" in refused["detail"] and "20 kg available" in refused["detail"]
+    assert entry_count(coop, a) == 1 and entry_count(coop, b) == 2
+
+    # The client fixes the sale and sends the upload again under a new key: the items whose
+    # entries exist answer 200 (created false) with the same hash; nothing is recorded twice.
+    items[3] = sale("20", "a-s2")
+    again = coop.ok(coop.post("/api/v1/events/bulk", {"items": items}, key=new_key()), 200)
+    assert [i["status"] for i in again["items"]] == [201, 201, 200, 201, 201]
+    assert again["items"][2]["hash"] == body["items"][2]["hash"]
+    assert again["items"][2]["created"] is False and again["items"][2]["flags"] == []
+    assert [i["seq"] for i in again["items"]] == [1, 2, 1, 3, 4]
+    assert entry_count(coop, a) == 5 and entry_count(coop, b) == 2
+    batch = coop.ok(coop.get(f"/api/v1/batches/{a}"), 200)
+    assert (batch["quantity_in"], batch["quantity_out"], batch["head_seq"]) == ("200", "100", 4)

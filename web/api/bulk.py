@@ -2,10 +2,12 @@
 
 A lab's or a logistics system's batch upload mixes good and bad items. Each item is first
 validated alone; the valid ones are then grouped by the batch they write to and each group
-is recorded in its own savepoint, in the order sent: all of a batch's items are recorded,
-or none of them (the item that was refused says why; the others of that batch say that
-they were not recorded because of it, status 424). Groups are independent: one batch's
-refusal does not undo another's. The request as a whole commits what was recorded.
+is recorded in its own savepoint, in the order sent, by one call that records the whole
+group (EventRecorder.record_many: the batch's chain is replayed once, not once per item):
+all of a batch's items are recorded, or none of them (the item that was refused says why;
+the others of that batch say that they were not recorded because of it, status 424).
+Groups are independent: one batch's refusal does not undo another's. The request as a
+whole commits what was recorded.
 
 Item failures carry exactly the problem body a single request would have got
 (farmtrace.web.problems.problem_details). An error that is not a known refusal (a bug, a
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from farmtrace.ledger.errors import LedgerError
 from farmtrace.trace.errors import TraceError
+from farmtrace.trace.recorder_bulk import ItemRefused
 from farmtrace.web.api.errors import ApiError
 from farmtrace.web.problems import PROBLEM_TYPE_BASE, problem_details
 
@@ -56,12 +59,6 @@ class ItemResult:
         return out
 
 
-class _GroupRefused(Exception):
-    def __init__(self, index: int, cause: Exception) -> None:
-        self.index = index
-        self.cause = cause
-
-
 def _item_problem(index: int, exc: Exception) -> ItemResult:
     body = problem_details(exc)
     assert body is not None, f"{type(exc).__name__} is in REFUSALS but has no problem mapping"
@@ -73,10 +70,11 @@ def run_bulk(
     session: Session,
     items: Sequence[Any],
     prepare: Callable[[int, Any], Prepared[P]],
-    record: Callable[[int, P], tuple[int, dict[str, Any]]],
+    record: Callable[[list[P]], list[tuple[int, dict[str, Any]]]],
 ) -> list[ItemResult]:
-    """Validate each item with `prepare`, then record each batch group atomically with
-    `record`, which returns (status, result fields) for a recorded item."""
+    """Validate each item with `prepare`, then record each batch group with `record`, which
+    returns (status, result fields) per item of the group, or raises ItemRefused naming the
+    group's item that was refused (and then keeps nothing of the group)."""
     results: dict[int, ItemResult] = {}
     groups: dict[str, list[tuple[int, P]]] = {}
     for index, item in enumerate(items):
@@ -88,23 +86,20 @@ def run_bulk(
         groups.setdefault(prepared.group, []).append((index, prepared.value))
 
     for group, members in groups.items():
-        recorded: list[ItemResult] = []
         try:
             with session.begin_nested():
-                for index, value in members:
-                    try:
-                        status, result = record(index, value)
-                    except REFUSALS as exc:
-                        raise _GroupRefused(index, exc) from exc
-                    recorded.append(ItemResult(index, status, result=result))
-        except _GroupRefused as refused:
-            results[refused.index] = _item_problem(refused.index, refused.cause)
+                answers = record([value for _index, value in members])
+        except ItemRefused as refused:
+            if not isinstance(refused.cause, REFUSALS):
+                raise
+            cause = members[refused.index][0]
+            results[cause] = _item_problem(cause, refused.cause)
             for index, _value in members:
-                if index != refused.index:
-                    results[index] = _not_recorded(index, group, refused.index)
+                if index != cause:
+                    results[index] = _not_recorded(index, group, cause)
             continue
-        for item in recorded:
-            results[item.index] = item
+        for (index, _value), (status, result) in zip(members, answers, strict=True):
+            results[index] = ItemResult(index, status, result=result)
     return [results[index] for index in range(len(items))]
 
 

@@ -20,6 +20,7 @@ from farmtrace.trace.events import types as t
 from farmtrace.trace.events.fields import BatchRef, ClientId, Moment, Text
 from farmtrace.trace.projections import require_batch_id
 from farmtrace.trace.recorder import RecordedEvent
+from farmtrace.trace.recorder_bulk import EventInput
 from farmtrace.web.api.auth import check_scope, current_principal, requires
 from farmtrace.web.api.bulk import MAX_BULK_ITEMS, Prepared, run_bulk
 from farmtrace.web.api.common import actor, entry_id, envelope, json_object, request_body
@@ -208,18 +209,19 @@ def bulk_events() -> Any:
             data["id"] = entry_id(f".{index}")
         return Prepared(batch, data)
 
-    def record(index: int, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        result = svc.events.record(
-            data["batch"],
-            data["type"],
-            data["payload"],
-            actor=who,
-            event_time=data.get("event_time"),
-            client_id=data["id"],
+    def record(group: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+        results = svc.events.record_many(
+            [
+                EventInput(d["batch"], d["type"], d["payload"], who, d.get("event_time"), d["id"])
+                for d in group
+            ]
         )
-        out = result.to_json()
-        out.pop("entry")
-        return (201 if result.created else 200), out
+        answers = []
+        for result in results:
+            out = result.to_json()
+            out.pop("entry")
+            answers.append(((201 if result.created else 200), out))
+        return answers
 
     current_principal()
     results = [r.to_json() for r in run_bulk(get_session(), items, prepare, record)]
