@@ -2,7 +2,7 @@
 (sync workers, as web/gunicorn_conf.py) with 2 and 4 workers, on SQLite and PostgreSQL,
 beside the same gunicorn serving a minimal Flask "hello" route (the framework limit).
 
-The site is Wuhua County's demo season (trace/demo.py) with codes issued for its sweet
+The site is Wuhua County's demo season (trace/demo/) with codes issued for its sweet
 potatoes and a signed checkpoint. Every scan-page request is a counted scan (a WeChat user
 agent), so it writes. The load generator is on the same machine (loopback): 2 processes of
 25 threads, a new connection per request (sync workers close it anyway); its own CPU use

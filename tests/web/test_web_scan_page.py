@@ -2,7 +2,7 @@
 404s and the report form; real headless Chromium at 390x844 for what a phone shows, the
 in-browser verification (clean and tampered), CSP and inert producer-typed markup.
 
-The site is Wuhua County's demo season (trace/demo.py) plus a batch whose product name,
+The site is Wuhua County's demo season (trace/demo/) plus a batch whose product name,
 producer name and event text are XSS payloads. Screenshots go to test-artifacts/.
 """
 
