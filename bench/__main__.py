@@ -16,6 +16,7 @@ from bench.harness import table, write_section
 GROUPS = {
     "limits": "bench.bench_limits",
     "ledger": "bench.bench_ledger",
+    "events": "bench.bench_events",
     "codes": "bench.bench_codes",
     "printer": "bench.bench_printer",
     "verify": "bench.bench_verify",

@@ -7,7 +7,7 @@ Builds: the county's places and organisations; then, in WORKERS processes, each 
 registered by its cooperative (BatchService.register), CODES item codes issued to it by
 the packing station (CodeService.issue: one range row and one ledger entry per batch,
 whatever the count), and EVENTS typed events (inputs, harvest, pickup, temperature,
-hand-off, packing) appended with Ledger.append_many (see build_slice).
+hand-off, packing) recorded with EventRecorder.record_many (see build_slice).
 Every entry is signed by its organisation's custodial key. Then the sequencer integrates
 everything. Defaults give 10,000 batches, 1,000,000 codes and 100,000 entries; the
 generation time is printed per phase and written to docs/performance.md by load_mixed.
@@ -31,7 +31,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from farmtrace.ledger.append import Draft
 from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.keys import MasterKey
 from farmtrace.ledger.keystore import KeyStore
@@ -41,7 +40,7 @@ from farmtrace.ledger.sequencer import integrate
 from farmtrace.ledger.verify import format_root_key
 from farmtrace.trace.codes.issue import CodeService
 from farmtrace.trace.codes.models import CodeRange
-from farmtrace.trace.events import validate_payload
+from farmtrace.trace.recorder_bulk import EventInput
 from farmtrace.trace.services import trace_services
 from farmtrace.web import migrate
 
@@ -169,11 +168,10 @@ def _events(i: int, when: datetime, count: int) -> list[tuple[str, dict, str, da
 def build_slice(url: str, home: str, first: int, count: int, events: int, codes: int) -> int:
     """Batches first..first+count-1, in transactions of COMMIT_EVERY; returns entries made.
 
-    Registration and code issuance go through the domain services (rules, projections);
-    the typed events go through Ledger.append_many, one call per signing organisation per
-    transaction, with payloads validated by the domain's schemas. That is what bulk upload
-    does at the ledger level, and it keeps a 100,000-entry season to minutes on 2 cores;
-    the projections (the batch pages' summaries) then know the registrations and codes only.
+    Everything goes through the domain services (schemas, rules, flags, projections): the
+    typed events of a transaction's batches through one EventRecorder.record_many call, as
+    the bulk upload records them (each chain replayed once, one append_many signing each
+    event with its organisation's key, projections written once per batch).
     """
     engine = create_db_engine(url)
     sessions = sessionmaker(bind=write_engine(engine))
@@ -183,7 +181,7 @@ def build_slice(url: str, home: str, first: int, count: int, events: int, codes:
         with sessions() as session:
             keystore = KeyStore(session, master)
             t = trace_services(session, keystore)
-            drafts: dict[str, list[Draft]] = {}
+            items: list[EventInput] = []
             registered: list[tuple[str, str, int]] = []
             for i in range(start, min(start + COMMIT_EVERY, first + count)):
                 ids = town(i % TOWNS)
@@ -200,15 +198,8 @@ def build_slice(url: str, home: str, first: int, count: int, events: int, codes:
                 made += 1
                 registered.append((batch, ids["packer"], i))
                 for step, (kind, body, actor, moment) in enumerate(_events(i, when, events)):
-                    values = validate_payload(kind, body)
-                    drafts.setdefault(actor, []).append(
-                        Draft(batch, kind, moment, actor, f"season:{i}:{step}", values)
-                    )
-            # One call per signer, in the order the events happen (coop, carrier, packer), so
-            # every chain gets its events in time order.
-            for actor, batch_drafts in drafts.items():
-                t.ctx.ledger.append_many(batch_drafts, keystore.signer_for(actor))
-                made += len(batch_drafts)
+                    items.append(EventInput(batch, kind, body, actor, moment, f"season:{i}:{step}"))
+            made += len(t.events.record_many(items))
             session.commit()
         # Code issuance takes the allocator's row lock until commit: its own short
         # transaction, so the worker processes do not queue behind each other's batches.
