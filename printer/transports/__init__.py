@@ -13,6 +13,7 @@ from farmtrace.printer.transports.file import FileTransport
 from farmtrace.printer.transports.job import JobResult, PrintJob, Progress
 from farmtrace.printer.transports.preamble import WithPreamble
 from farmtrace.printer.transports.spool import SpoolTransport
+from farmtrace.printer.transports.switch import RunSwitch
 from farmtrace.printer.transports.tcp import TcpTransport
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "PrintJob",
     "PrinterStatusError",
     "Progress",
+    "RunSwitch",
     "SpoolTransport",
     "StatusQuery",
     "TcpTransport",

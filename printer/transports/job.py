@@ -15,13 +15,13 @@ skipped: a missing label is worse on a packing line than a duplicate of the same
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from farmtrace.printer.errors import PrinterError, TransportError
 from farmtrace.printer.transports.base import Transport
+from farmtrace.printer.transports.switch import RunSwitch
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,11 @@ class JobResult:
         return self.confirmed_until - self.start_index
 
 
-class PrintJob:
+class PrintJob(RunSwitch):
+    """Prints `chunks` through `transport` (see the module docstring). pause(), resume() and
+    cancel() may come from any thread; pause stops after the current label and confirms what
+    was sent before waiting, cancel stops after confirming what was sent."""
+
     def __init__(
         self,
         chunks: Iterable[bytes],
@@ -58,6 +62,7 @@ class PrintJob:
     ) -> None:
         if confirm_every < 1:
             raise PrinterError(f"confirm_every: expected >= 1, found {confirm_every}")
+        super().__init__()
         self._chunks = chunks
         self._transport = transport
         self.start_index = start_index
@@ -66,28 +71,9 @@ class PrintJob:
         self.max_retries = max_retries
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
-        self._running = threading.Event()
-        self._running.set()
-        self._cancel = threading.Event()
         self.sent = 0
         self.confirmed_until = start_index
         self.reconnects = 0
-
-    # -- control, from any thread ---------------------------------------------------------------
-    def pause(self) -> None:
-        """Stop after the current label; what was sent is confirmed before waiting."""
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
 
     # -- the run --------------------------------------------------------------------------------
     def _report(self, state: str) -> None:

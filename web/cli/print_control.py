@@ -2,7 +2,7 @@
 for the console's pause / resume / cancel and writes the heartbeat by which other processes
 tell a live job from a dead one; Ctrl-C and SIGTERM stop after the current label.
 
-Both act on the run's switch: PrintJob for the ZPL and TSPL formats, Gate for a PDF.
+Both act on the run's RunSwitch: PrintJob for the ZPL and TSPL formats, Gate for a PDF.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from farmtrace.ledger.errors import LedgerError
 from farmtrace.printer import LabelData
-from farmtrace.printer.transports import PrintJob
+from farmtrace.printer.transports import RunSwitch
 from farmtrace.trace import printing
 from farmtrace.trace.errors import TraceError
 from farmtrace.trace.printing import PrintJobView
@@ -30,38 +30,18 @@ from farmtrace.web.cli.context import write_session
 POLL_SECONDS = float(os.environ.get("FARMTRACE_PRINT_POLL", "1"))
 
 
-class Gate:
-    """Pause / resume / cancel for a PDF run (PrintJob has its own): the label stream waits or
-    ends, and `passed` counts the labels handed to the renderer."""
+class Gate(RunSwitch):
+    """The switch of a PDF run (PrintJob is its own): the label stream waits while paused and
+    ends when cancelled, and `passed` counts the labels handed to the renderer."""
 
     def __init__(self) -> None:
-        self._running = threading.Event()
-        self._running.set()
-        self._cancel = threading.Event()
+        super().__init__()
         self.passed = 0
-
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
 
     def stream(self, labels: Iterator[LabelData | None]) -> Iterator[LabelData]:
         for label in labels:
-            self._running.wait()
-            if self._cancel.is_set():
+            self.wait_while_paused()
+            if self.cancelled:
                 return
             self.passed += 1
             if label is not None:
@@ -69,13 +49,27 @@ class Gate:
 
 
 class Control(threading.Thread):
-    """Polls the job row for the console's requests and writes the heartbeat."""
+    """Polls the job row for the console's requests and writes the heartbeat.
 
-    def __init__(self, engine: Engine, job: PrintJobView, runner: str, target: PrintJob | Gate) -> None:
+    Used as a context manager around the run: started on entry, stopped and joined on exit,
+    and when the run ended normally but another process took the job over meanwhile, that
+    refusal is raised as the command's error."""
+
+    def __init__(self, engine: Engine, job: PrintJobView, runner: str, target: RunSwitch) -> None:
         super().__init__(daemon=True, name=f"print-job-{job.id}-control")
         self.engine, self.job, self.runner, self.target = engine, job, runner, target
         self.stop = threading.Event()
         self.error: str | None = None
+
+    def __enter__(self) -> Control:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        self.stop.set()
+        self.join()
+        if exc_type is None and self.error is not None:
+            raise click.ClickException(self.error)
 
     def run(self) -> None:
         while not self.stop.wait(POLL_SECONDS):
@@ -104,7 +98,7 @@ class Control(threading.Thread):
 
 
 @contextlib.contextmanager
-def stop_on_signals(target: PrintJob | Gate) -> Iterator[None]:
+def stop_on_signals(target: RunSwitch) -> Iterator[None]:
     """SIGINT / SIGTERM: stop after the current label, confirm what was sent, record it.
     A second Ctrl-C interrupts at once."""
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

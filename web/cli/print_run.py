@@ -164,20 +164,14 @@ def _run_stream(
         on_progress=progress,
         max_retries=retries,
     )
-    control = Control(engine, job, runner, print_job)
-    control.start()
-    try:
-        with stop_on_signals(print_job):
-            result = print_job.run()
-    except PrinterError as exc:
-        confirmed = print_job.confirmed_until - job.first_index
-        _finish(engine, job, runner, "failed", confirmed, error=str(exc), **confirmed_output(transport))
-        raise click.ClickException(f"job {job.id} failed: {exc}\n{how_far(job, confirmed)}") from None
-    finally:
-        control.stop.set()
-        control.join()
-    if control.error is not None:
-        raise click.ClickException(control.error)
+    with Control(engine, job, runner, print_job):
+        try:
+            with stop_on_signals(print_job):
+                result = print_job.run()
+        except PrinterError as exc:
+            confirmed = print_job.confirmed_until - job.first_index
+            _finish(engine, job, runner, "failed", confirmed, error=str(exc), **confirmed_output(transport))
+            raise click.ClickException(f"job {job.id} failed: {exc}\n{how_far(job, confirmed)}") from None
     confirmed = result.confirmed_until - job.first_index
     state = "cancelled" if result.cancelled and confirmed < job.count else "done"
     return _finish(engine, job, runner, state, confirmed, **confirmed_output(transport))
@@ -202,47 +196,42 @@ def _run_pdf(
     directory.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".job{job.id}-", suffix=".pdf.tmp", dir=directory)
     temp = Path(temp_name)
-    control = Control(engine, job, runner, gate)
-    control.start()
 
     def counted() -> Iterator[LabelData]:
         for label in gate.stream(labels):
             bar.show(job.confirmed + gate.passed)
             yield label
 
-    try:
-        with stop_on_signals(gate), os.fdopen(fd, "wb") as handle:
-            stream = counted()
-            first = next(stream, None)
+    with Control(engine, job, runner, gate):
+        try:
+            with stop_on_signals(gate), os.fdopen(fd, "wb") as handle:
+                stream = counted()
+                first = next(stream, None)
+                if first is not None:
+                    layout = get_layout(job.layout)
+                    for chunk in iter_pdf(
+                        itertools.chain([first], stream), layout, title=f"farmtrace job {job.id}"
+                    ):
+                        handle.write(chunk)
+                    handle.flush()
+                    os.fsync(handle.fileno())
             if first is not None:
-                layout = get_layout(job.layout)
-                for chunk in iter_pdf(
-                    itertools.chain([first], stream), layout, title=f"farmtrace job {job.id}"
-                ):
-                    handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-        if first is not None:
-            if target.kind == "cups":
-                cups = CupsTransport(target.value, title=f"farmtrace job {job.id}")
-                cups.open()
-                try:
-                    cups.send(temp.read_bytes())
-                    cups.confirm()
-                finally:
-                    cups.close()
-            else:
-                os.replace(temp, out)
-                click.echo(f"wrote {out}", err=True)
-    except PrinterError as exc:
-        _finish(engine, job, runner, "failed", job.confirmed, error=str(exc))
-        raise click.ClickException(f"job {job.id} failed: {exc}") from None
-    finally:
-        temp.unlink(missing_ok=True)
-        control.stop.set()
-        control.join()
-    if control.error is not None:
-        raise click.ClickException(control.error)
+                if target.kind == "cups":
+                    cups = CupsTransport(target.value, title=f"farmtrace job {job.id}")
+                    cups.open()
+                    try:
+                        cups.send(temp.read_bytes())
+                        cups.confirm()
+                    finally:
+                        cups.close()
+                else:
+                    os.replace(temp, out)
+                    click.echo(f"wrote {out}", err=True)
+        except PrinterError as exc:
+            _finish(engine, job, runner, "failed", job.confirmed, error=str(exc))
+            raise click.ClickException(f"job {job.id} failed: {exc}") from None
+        finally:
+            temp.unlink(missing_ok=True)
     confirmed = job.confirmed + gate.passed
     state = "cancelled" if gate.cancelled and confirmed < job.count else "done"
     return _finish(engine, job, runner, state, confirmed)
