@@ -16,7 +16,8 @@ This package's public API is what it exports here; the modules below hold one jo
 - views: PrintJobView, reading one job or the list;
 - spans: which labels of a range are printed or reserved, and the next unprinted ones;
 - labels: what a range's labels share (LabelPlan), and rendering them in a job format;
-- start: the checks before a job is recorded, and reprints as ledger entries;
+- start: the checks before a job is recorded, the next unprinted labels, and reprints as ledger
+  entries;
 - transitions: claiming a job, reporting progress, the console's pause / resume / cancel.
 """
 
@@ -31,7 +32,13 @@ from farmtrace.trace.printing.labels import (
     render_label,
 )
 from farmtrace.trace.printing.spans import Span, free_runs, next_unprinted, printed_spans
-from farmtrace.trace.printing.start import MAX_CODE_REPRINTS, MAX_REASON, start_job, start_next_job
+from farmtrace.trace.printing.start import (
+    MAX_CODE_REPRINTS,
+    MAX_REASON,
+    start_batch_job,
+    start_job,
+    start_next_job,
+)
 from farmtrace.trace.printing.states import LIVE_STATES, REQUESTS, STALE_AFTER, STATES
 from farmtrace.trace.printing.transitions import claim_job, record_progress, request_state
 from farmtrace.trace.printing.views import PrintJobView, get_job, list_jobs
@@ -61,6 +68,7 @@ __all__ = [
     "record_progress",
     "render_label",
     "request_state",
+    "start_batch_job",
     "start_job",
     "start_next_job",
 ]

@@ -196,6 +196,32 @@ def start_next_job(
     )
 
 
+def start_batch_job(
+    ctx: TraceContext,
+    *,
+    batch_id: str,
+    count: int,
+    station: str,
+    range_id: int | None = None,
+    first_index: int | None = None,
+    **job: Any,
+) -> PrintJobView:
+    """What the console and `farmtrace print` start: labels from `first_index` of range
+    `range_id` when a first label is given (a reprint, a restart after a jam), else the
+    batch's next `count` unprinted labels in a row (start_next_job)."""
+    if first_index is None:
+        return start_next_job(ctx, batch_id=batch_id, count=count, station=station, range_id=range_id, **job)
+    return start_job(
+        ctx,
+        station=station,
+        range_id=range_id,  # type: ignore[arg-type]  # start_job refuses a missing range
+        first_index=first_index,
+        count=count,
+        batch_id=batch_id,
+        **job,
+    )
+
+
 def _check_renders(plan: LabelPlan, first: int, last: int, fmt: str, layout: Layout, dpi: int | None) -> None:
     label = next((x for x in plan.labels(range(first, last + 1)) if x is not None), None)
     if label is None:

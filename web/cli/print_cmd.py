@@ -64,25 +64,15 @@ def _start(engine: Engine, settings: Settings, runner: str, **given: Any) -> Pri
                     "from_code", f"--from-code: the code is in range {located.range.id}, not {range_id}"
                 )
             range_id, first = located.range.id, identified.n - located.range.first_n
-        if first is None:
-            job = printing.start_next_job(
-                ctx,
-                batch_id=given["batch_id"],
-                count=given["count"],
-                station=station,
-                range_id=range_id,
-                **options,
-            )
-        else:
-            job = printing.start_job(
-                ctx,
-                station=station,
-                range_id=range_id,
-                first_index=first,
-                count=given["count"],
-                batch_id=given["batch_id"],
-                **options,
-            )
+        job = printing.start_batch_job(
+            ctx,
+            batch_id=given["batch_id"],
+            count=given["count"],
+            station=station,
+            range_id=range_id,
+            first_index=first,
+            **options,
+        )
         return printing.claim_job(session, job.id, runner, ctx.now())
 
     try:

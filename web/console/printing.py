@@ -180,18 +180,13 @@ def start(batch_id: str) -> Any:
             "reprint_reason": data.get("reprint_reason"),
             "client_id": client_id(),
         }
-        ctx = svc().ctx
-        if first is None:
-            return printing.start_next_job(
-                ctx, batch_id=batch_id, count=count, station=me.org_id, range_id=range_id, **options
-            )
-        return printing.start_job(
-            ctx,
+        return printing.start_batch_job(
+            svc().ctx,
+            batch_id=batch_id,
+            count=count,
             station=me.org_id,
             range_id=range_id,
             first_index=first,
-            count=count,
-            batch_id=batch_id,
             **options,
         )
 
