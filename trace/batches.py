@@ -27,6 +27,7 @@ from farmtrace.trace.models.projection import (
     BatchProducer,
     LabTest,
     LineageEdge,
+    LineageTake,
     Recall,
 )
 from farmtrace.trace.models.registry import Org, Product
@@ -246,6 +247,7 @@ class BatchView:
     lab_tests: list[dict[str, Any]]
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
+    taken: list[dict[str, Any]]  # what left this batch in each lineage operation, once each
     poverty_mark: bool
 
     @property
@@ -269,6 +271,7 @@ class BatchView:
             lab_tests=self.lab_tests,
             inputs=self.inputs,
             outputs=self.outputs,
+            taken=self.taken,
             poverty_mark=self.poverty_mark,
         )
         return out
@@ -301,6 +304,9 @@ def batch_view(ctx: TraceContext, row: Batch, on: date) -> BatchView:
     )
     outputs = session.scalars(
         select(LineageEdge).where(LineageEdge.parent_batch_id == row.id).order_by(LineageEdge.child_batch_id)
+    )
+    taken = session.scalars(
+        select(LineageTake).where(LineageTake.batch_id == row.id).order_by(LineageTake.seq)
     )
     product_certs = [c.to_json() for c in _product_certificates(ctx, product.id, on)]
     return BatchView(
@@ -360,6 +366,7 @@ def batch_view(ctx: TraceContext, row: Batch, on: date) -> BatchView:
         ],
         inputs=[_edge(e, e.parent_batch_id) for e in inputs],
         outputs=[_edge(e, e.child_batch_id) for e in outputs],
+        taken=[take_json(take) for take in taken],
         poverty_mark=OrgService(ctx).poverty_mark(row.id),
     )
 
@@ -370,7 +377,20 @@ def _product_certificates(ctx: TraceContext, product_id: str, on: date) -> list[
     return ProductService(ctx).certificates(product_id, on)
 
 
+def take_json(take: LineageTake) -> dict[str, Any]:
+    return {
+        "batch": take.batch_id,
+        "operation": take.operation,
+        "kind": take.kind,
+        "quantity": take.quantity,
+        "unit": take.unit,
+        "outputs": take.outputs,
+    }
+
+
 def _edge(edge: LineageEdge, batch: str) -> dict[str, Any]:
+    # quantity and unit are None where the record does not say how much of the input went
+    # into this output (a transform with several outputs and no stated shares).
     return {
         "batch": batch,
         "kind": edge.kind,

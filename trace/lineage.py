@@ -6,6 +6,12 @@ each output's chain that names its inputs, so each chain is complete on its own.
 are conserved: a split's outputs add up to what left the input, a merge's output is the sum
 of what left its inputs; a transform declares its outputs (drying tea loses water) but can
 never take more from an input than it has.
+
+How much of an input went into each output: a split's outputs and a merge's single output
+say it; so does a transform with one output (all it took). A transform with several
+outputs says it only if the actor states `shares` (how much of each input went into each
+output, adding up to what left each input); without them its edges carry no quantity, and
+what left each input is recorded once, on the input's own lineage.transformed entry.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from marshmallow import fields
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from farmtrace.trace.batches import check_registration, open_batch
+from farmtrace.trace.batches import check_registration, open_batch, take_json
 from farmtrace.trace.context import TraceContext
 from farmtrace.trace.errors import InvalidInput, RuleViolation
 from farmtrace.trace.events import types as t
@@ -29,13 +35,13 @@ from farmtrace.trace.events.fields import BatchRef, ListOf, Lot, Quantity, Slug
 from farmtrace.trace.events.fields import Choice as _Choice
 from farmtrace.trace.events.schema import PayloadSchema, load_payload
 from farmtrace.trace.ids import new_batch_id, new_operation_id
-from farmtrace.trace.models.projection import LineageEdge
+from farmtrace.trace.models.projection import LineageEdge, LineageTake
 from farmtrace.trace.projections import load_state, require_batch_id
 from farmtrace.trace.recorder import RecordedEvent, append_and_project, event_moment, recorded
 from farmtrace.trace.rules import check_time, conformant, custodian_only, not_recalled, take
 from farmtrace.trace.state import BatchState
 from farmtrace.trace.text import client_id as check_client_id
-from farmtrace.trace.units import QUANTITY_UNITS, convert
+from farmtrace.trace.units import QUANTITY_UNITS, convert, show
 
 MAX_CLIENT_ID = 110  # room for the ".in.N" / ".out.N" suffixes within the ledger's 128
 
@@ -46,11 +52,25 @@ class TakeSchema(PayloadSchema):
     unit = _Choice(tuple(QUANTITY_UNITS))
 
 
+class ShareSchema(PayloadSchema):
+    batch = BatchRef(required=True)
+    quantity = Quantity(required=True)
+    unit = _Choice(tuple(QUANTITY_UNITS))
+
+
 class MakeSchema(PayloadSchema):
     product = Slug()
     lot = Lot()
     quantity = Quantity(required=True)
     unit = _Choice(tuple(QUANTITY_UNITS))
+    shares = ListOf(
+        fields.Nested(ShareSchema),
+        maximum=50,
+        metadata={
+            "description": "A transform's outputs may say how much of each input went into each: "
+            "then every output names every input once, and each input's shares add up to what left it"
+        },
+    )
 
 
 class OperationSchema(PayloadSchema):
@@ -166,6 +186,7 @@ class LineageService:
             check_time(state, "event_time", moment, now)
             taken.append(self._take(kind, index, state, item, makes))
         plans = self._outputs(kind, states, taken, makes)
+        shares = _shares(states, taken, makes)
         if (
             stated
             and stated[0] is not None
@@ -206,6 +227,8 @@ class LineageService:
                 "inputs": item_inputs,
                 "conformity": conformity,
             }
+            if shares:
+                plan["lineage"]["shares"] = shares[index]
             plan.setdefault("lot", output_id)
             values = validate_payload(t.BATCH_REGISTERED, plan, prefix=f"outputs[{index}]")
             check_registration(self.ctx, actor, values, moment, output_id)
@@ -228,6 +251,27 @@ class LineageService:
             if kind == "transform" and "quantity" not in item:
                 raise InvalidInput(
                     f"inputs[{index}].quantity", f"inputs[{index}].quantity: is required for a transform"
+                )
+        stated = [index for index, item in enumerate(makes) if "shares" in item]
+        if stated and kind != "transform":
+            raise InvalidInput(
+                f"outputs[{stated[0]}].shares",
+                f"outputs[{stated[0]}].shares: only a transform states shares; a {kind}'s quantities say it",
+            )
+        if stated and len(stated) != len(makes):
+            missing = next(i for i in range(len(makes)) if i not in stated)
+            raise InvalidInput(
+                f"outputs[{missing}].shares",
+                f"outputs[{missing}].shares: is required when another output states its shares",
+            )
+        inputs = [item["batch"] for item in takes]
+        for index in stated:
+            named = [share["batch"] for share in makes[index]["shares"]]
+            if sorted(named) != sorted(inputs):
+                raise InvalidInput(
+                    f"outputs[{index}].shares",
+                    f"outputs[{index}].shares: expected one share of each input ({', '.join(inputs)}), "
+                    f"found {', '.join(named)}",
                 )
         for index, item in enumerate(makes):
             if kind == "transform" and "product" not in item:
@@ -332,7 +376,8 @@ class LineageService:
         return downstream_of(self.session, batch_id)
 
     def graph(self, batch_id: str) -> dict[str, Any]:
-        """The batch with everything upstream and downstream of it, as nodes and edges."""
+        """The batch with everything upstream and downstream of it, as nodes and edges, and
+        what left each of its batches in each operation (`taken`, once per input)."""
         nodes = [batch_id, *self.upstream(batch_id), *self.downstream(batch_id)]
         wanted = set(nodes)
         edges = [
@@ -351,7 +396,15 @@ class LineageService:
             )
             if e.parent_batch_id in wanted
         ]
-        return {"batch": batch_id, "nodes": nodes, "edges": edges}
+        taken = [
+            take_json(take)
+            for take in self.session.scalars(
+                select(LineageTake)
+                .where(LineageTake.batch_id.in_(wanted))
+                .order_by(LineageTake.batch_id, LineageTake.seq)
+            )
+        ]
+        return {"batch": batch_id, "nodes": nodes, "edges": edges, "taken": taken}
 
 
 def upstream_of(session: Session, batch_id: str) -> list[str]:
@@ -382,6 +435,36 @@ def _walk(session: Session, start: str, up: bool) -> list[str]:
                 order.append(nxt)
                 queue.append(nxt)
     return order
+
+
+def _shares(
+    states: list[BatchState], taken: list[tuple[Decimal, str]], makes: list[dict[str, Any]]
+) -> list[list[dict[str, str]]]:
+    """Each output's stated shares as recorded (unit defaulting to the input's), after
+    checking that each input's shares add up to what left it; [] when none are stated."""
+    if not makes or "shares" not in makes[0]:
+        return []
+    states_by_id = {state.id: state for state in states}
+    totals = {state.id: Decimal(0) for state in states}
+    recorded: list[list[dict[str, str]]] = []
+    for index, make in enumerate(makes):
+        items = []
+        for j, share in enumerate(make["shares"]):
+            state = states_by_id[share["batch"]]
+            unit = share.get("unit", state.unit)
+            field = f"outputs[{index}].shares[{j}].unit"
+            totals[state.id] += convert(field, Decimal(share["quantity"]), unit, state.unit)
+            items.append({"batch": state.id, "quantity": share["quantity"], "unit": unit})
+        recorded.append(items)
+    for state, (quantity, unit) in zip(states, taken, strict=True):
+        if totals[state.id] != quantity:
+            raise RuleViolation(
+                "outputs",
+                f"outputs: the shares of {state.id} add up to {show(totals[state.id], unit)}; "
+                f"{show(quantity, unit)} leaves it",
+                "quantity_not_conserved",
+            )
+    return recorded
 
 
 def _inherited_conformity(kind: str, states: list[BatchState]) -> str:

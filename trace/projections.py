@@ -28,14 +28,15 @@ from farmtrace.trace.models.projection import (
     BatchProducer,
     LabTest,
     LineageEdge,
+    LineageTake,
     Recall,
 )
-from farmtrace.trace.state import BatchState, Event, apply, replay
+from farmtrace.trace.state import BatchState, Edge, Event, apply, replay
 from farmtrace.trace.text import format_decimal
 
 BATCH_CHAIN = re.compile(r"B[0-9A-HJKMNP-TV-Z]{12}\Z")
 # Children first: the order rows must be deleted in (and the reverse of insertion).
-CHILD_TABLES = (BatchFlag, BatchCertificate, LabTest, Recall, LineageEdge, BatchProducer)
+CHILD_TABLES = (BatchFlag, BatchCertificate, LabTest, Recall, LineageTake, LineageEdge, BatchProducer)
 
 
 def chain_events(session: Session, batch_id: str) -> list[Event]:
@@ -66,6 +67,7 @@ def commit(session: Session, state: BatchState | None, stored: StoredEntry) -> B
         _write_batch(session, state)
         session.flush()
         _write_children(session, state, seqs={0})
+        _write_lineage(session, state)
     else:
         flags_before = len(state.flags)
         apply(state, event)
@@ -89,7 +91,7 @@ def write_full(session: Session, state: BatchState) -> None:
         session.execute(delete(table).where(table.batch_id == state.id))
     _write_batch(session, state)
     session.flush()
-    _write_children(session, state, seqs=None, lineage=False)
+    _write_children(session, state, seqs=None)
     session.flush()
 
 
@@ -105,6 +107,9 @@ def rebuild_projections(session: Session) -> int:
     session.flush()
     for state in states:
         _write_children(session, state, seqs=None)
+    session.flush()
+    for state in states:  # edges read the inputs' take rows, written just above
+        _write_lineage(session, state)
     session.flush()
     return len(states)
 
@@ -132,26 +137,60 @@ def _write_batch(session: Session, state: BatchState) -> None:
     row.head_seq = state.head_seq
 
 
-def _write_children(
-    session: Session, state: BatchState, seqs: Collection[int] | None, lineage: bool = True
-) -> None:
-    """Insert the child rows created by the entries `seqs` (all of them when seqs is None)."""
+def _write_lineage(session: Session, state: BatchState) -> None:
+    """The rows of the registration (seq 0) that name other batches: producers, input edges."""
+    for producer in state.producers:
+        session.add(BatchProducer(batch_id=state.id, org_id=producer))
+    for edge in state.inputs:
+        quantity, unit = _edge_quantity(session, edge)
+        session.add(
+            LineageEdge(
+                parent_batch_id=edge.parent,
+                child_batch_id=state.id,
+                kind=edge.kind,
+                operation=edge.operation,
+                quantity=quantity,
+                unit=unit,
+            )
+        )
+
+
+def _edge_quantity(session: Session, edge: Edge) -> tuple[str | None, str | None]:
+    """How much of the parent went into the child, or (None, None) when the record does not
+    say: a transform's `lineage.inputs` give what the operation took from each input in all,
+    which went into this output only if the operation made no other (the input's take row,
+    from its lineage.transformed entry, counts the outputs). Entries recorded before shares
+    existed are read the same way, so their edges no longer overstate."""
+    if edge.share is not None:
+        return format_decimal(edge.share), edge.share_unit
+    outputs = session.scalar(
+        select(LineageTake.outputs).where(
+            LineageTake.batch_id == edge.parent, LineageTake.operation == edge.operation
+        )
+    )
+    if outputs == 1:
+        return format_decimal(edge.quantity), edge.unit
+    return None, None
+
+
+def _write_children(session: Session, state: BatchState, seqs: Collection[int] | None) -> None:
+    """Insert the child rows created by the entries `seqs` (all of them when seqs is None),
+    but for the registration's producers and edges (_write_lineage)."""
 
     def wanted(item_seq: int) -> bool:
         return seqs is None or item_seq in seqs
 
-    if lineage and wanted(0):
-        for producer in state.producers:
-            session.add(BatchProducer(batch_id=state.id, org_id=producer))
-        for edge in state.inputs:
+    for take in state.takes:
+        if wanted(take.seq):
             session.add(
-                LineageEdge(
-                    parent_batch_id=edge.parent,
-                    child_batch_id=state.id,
-                    kind=edge.kind,
-                    operation=edge.operation,
-                    quantity=format_decimal(edge.quantity),
-                    unit=edge.unit,
+                LineageTake(
+                    batch_id=state.id,
+                    seq=take.seq,
+                    operation=take.operation,
+                    kind=take.kind,
+                    quantity=format_decimal(take.quantity),
+                    unit=take.unit,
+                    outputs=len(take.outputs),
                 )
             )
     for flag in state.flags:

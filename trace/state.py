@@ -108,11 +108,33 @@ class RecallInfo:
 
 @dataclass
 class Edge:
+    """An input named by this batch's registration: `quantity` and `unit` as recorded in
+    `lineage.inputs` (a split: this output's part; a merge: what left the input; a
+    transform: what the operation took from the input in all). `share` is how much of the
+    input went into this batch when this chain says it (a split, a merge, a transform with
+    stated `lineage.shares`); None for a transform without shares, where it depends on how
+    many outputs the operation made (trace.projections resolves that from the input's chain).
+    """
+
     parent: str
     kind: str
     operation: str
     quantity: Decimal
     unit: str
+    share: Decimal | None = None
+    share_unit: str | None = None
+
+
+@dataclass
+class Take:
+    """What left this batch in a lineage operation (a lineage.* entry on its chain)."""
+
+    seq: int
+    operation: str
+    kind: str  # split, merge, transform
+    quantity: Decimal
+    unit: str
+    outputs: tuple[str, ...]
 
 
 @dataclass
@@ -135,6 +157,7 @@ class BatchState:
     conformity: str = "untested"
     in_warehouse: str | None = None
     inputs: list[Edge] = field(default_factory=list)
+    takes: list[Take] = field(default_factory=list)
     recalls: dict[str, RecallInfo] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
     certificates: list[Certificate] = field(default_factory=list)
@@ -214,16 +237,15 @@ def registered(event: Event) -> BatchState:
     )
     if lineage is not None:
         state.conformity = lineage["conformity"]
+        shares = {item["batch"]: item for item in lineage.get("shares", ())}
         for item in lineage["inputs"]:
-            state.inputs.append(
-                Edge(
-                    item["batch"],
-                    lineage["kind"],
-                    lineage["operation"],
-                    Decimal(item["quantity"]),
-                    item["unit"],
-                )
+            edge = Edge(
+                item["batch"], lineage["kind"], lineage["operation"], Decimal(item["quantity"]), item["unit"]
             )
+            share = shares.get(item["batch"]) if lineage["kind"] == "transform" else item
+            if share is not None:
+                edge.share, edge.share_unit = Decimal(share["quantity"]), share["unit"]
+            state.inputs.append(edge)
     return state
 
 
@@ -387,7 +409,12 @@ def _sold(state: BatchState, event: Event) -> None:
 
 
 def _lineage_out(state: BatchState, event: Event) -> None:
-    state.quantity_out += state.quantity(event.payload["quantity"], event.payload["unit"])
+    p = event.payload
+    state.quantity_out += state.quantity(p["quantity"], p["unit"])
+    kind = t.LINEAGE_KIND_OF_OUT[event.type]
+    state.takes.append(
+        Take(event.seq, p["operation"], kind, Decimal(p["quantity"]), p["unit"], tuple(p["outputs"]))
+    )
 
 
 def _recall_issued(state: BatchState, event: Event) -> None:

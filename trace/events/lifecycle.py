@@ -44,11 +44,18 @@ class InputSchema(PayloadSchema):
 
 
 class LineageSchema(PayloadSchema):
-    """How an output batch was made: the operation, its kind and what it took from each input."""
+    """How an output batch was made: the operation, its kind and its inputs.
+
+    `inputs` give, for a split, this output's part of the input; for a merge, what left each
+    input; for a transform, what the operation took from each input in all (the same on each
+    of its outputs). `shares` (a transform's, when the actor stated them) give how much of
+    each input went into this output.
+    """
 
     operation = OperationRef(required=True)
     kind = Choice(LINEAGE_KINDS, required=True)
     inputs = ListOf(fields.Nested(InputSchema), maximum=50, required=True)
+    shares = ListOf(fields.Nested(InputSchema), maximum=50)
     conformity = Choice(CONFORMITY_STATES, required=True)
 
 

@@ -60,7 +60,9 @@ class BatchFlag(Base):
 
 
 class LineageEdge(Base):
-    """Quantity of `parent` that went into `child` by a split, merge or transform."""
+    """`child` was made from `parent` by a split, merge or transform; `quantity` of the
+    parent went into it, or NULL when the record does not say (a transform with several
+    outputs and no stated shares: see LineageTake for what left the parent in all)."""
 
     __tablename__ = "trace_lineage_edge"
 
@@ -68,8 +70,23 @@ class LineageEdge(Base):
     child_batch_id: Mapped[str] = mapped_column(ForeignKey("trace_batch.id"), primary_key=True, index=True)
     kind: Mapped[str] = mapped_column(String(16))
     operation: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[str | None] = mapped_column(String(32))
+    unit: Mapped[str | None] = mapped_column(String(16))
+
+
+class LineageTake(Base):
+    """What left `batch` in one lineage operation (its lineage.* entry at `seq`), once per
+    input: `quantity` in all, into `outputs` batches."""
+
+    __tablename__ = "trace_lineage_take"
+
+    batch_id: Mapped[str] = mapped_column(ForeignKey("trace_batch.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operation: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
     quantity: Mapped[str] = mapped_column(String(32))
     unit: Mapped[str] = mapped_column(String(16))
+    outputs: Mapped[int] = mapped_column(Integer)
 
 
 class BatchCertificate(Base):

@@ -82,9 +82,20 @@ def show(batch_id: str, as_json: bool) -> None:
     for test in view["lab_tests"]:
         click.echo(f"lab test    {test['sample_id']} by {test['lab']}: {test['verdict']}")
     for edge in view["inputs"]:
-        click.echo(f"made from   {edge['batch']} ({edge['kind']}, {edge['quantity']} {edge['unit']})")
+        click.echo(f"made from   {edge['batch']} ({edge['kind']}, {_edge_quantity(edge)})")
+    for take in view["taken"]:
+        click.echo(
+            f"used        {take['quantity']} {take['unit']} in {take['kind']} {take['operation']}"
+            f" into {take['outputs']} batch{'es' if take['outputs'] != 1 else ''}"
+        )
     for edge in view["outputs"]:
-        click.echo(f"went into   {edge['batch']} ({edge['kind']}, {edge['quantity']} {edge['unit']})")
+        click.echo(f"went into   {edge['batch']} ({edge['kind']}, {_edge_quantity(edge)})")
+
+
+def _edge_quantity(edge: dict) -> str:
+    if edge["quantity"] is None:  # a transform with several outputs that stated no shares
+        return "share not stated"
+    return f"{edge['quantity']} {edge['unit']}"
 
 
 @batches.command()
@@ -172,7 +183,9 @@ def merge(inputs, lot, client_id, actor, as_json) -> None:  # type: ignore[no-un
 @click.option(
     "--json-file",
     required=True,
-    help='{"inputs": [{"batch", "quantity", "unit"}], "outputs": [{"product", "quantity", "unit", "lot"}]}',
+    help='{"inputs": [{"batch", "quantity", "unit"}], "outputs": [{"product", "quantity", "unit", "lot",'
+    ' "shares"?: [{"batch", "quantity", "unit"}]}]}; shares: how much of each input went into that'
+    " output (all outputs or none; each input's shares add up to what left it)",
 )
 @click.option("--client-id")
 @as_option(required=True)

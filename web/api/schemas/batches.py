@@ -45,7 +45,17 @@ class BatchOut(BatchSummaryOut):
         fields.Dict(), required=True, metadata={"description": "Batches this one was made from"}
     )
     outputs = fields.List(
-        fields.Dict(), required=True, metadata={"description": "Batches made from this one"}
+        fields.Dict(),
+        required=True,
+        metadata={
+            "description": "Batches made from this one; an edge's quantity is null where the "
+            "record does not say how much went into that batch"
+        },
+    )
+    taken = fields.List(
+        fields.Dict(),
+        required=True,
+        metadata={"description": "What left this batch in each lineage operation (once per operation)"},
     )
     poverty_mark = fields.Boolean(required=True, metadata={"description": "Shows the 扶贫产品 mark"})
     proof_bundle = fields.String(required=True, metadata={"description": "URL of the batch's proof bundle"})
@@ -80,8 +90,22 @@ class LineageEdgeOut(Schema):
     to = fields.String(required=True)
     kind = fields.String(required=True)
     operation = fields.String(required=True)
-    quantity = fields.String(required=True)
+    quantity = nullable_string(
+        metadata={
+            "description": "How much of `from` went into `to`; null when the record does not say "
+            "(a transform with several outputs and no stated shares: see `taken`)"
+        }
+    )
+    unit = nullable_string()
+
+
+class LineageTakeOut(Schema):
+    batch = fields.String(required=True, metadata={"description": "The input batch"})
+    operation = fields.String(required=True)
+    kind = fields.String(required=True)
+    quantity = fields.String(required=True, metadata={"description": "What left the input in all"})
     unit = fields.String(required=True)
+    outputs = fields.Integer(required=True, metadata={"description": "How many batches the operation made"})
 
 
 class LineageGraphOut(Schema):
@@ -90,6 +114,11 @@ class LineageGraphOut(Schema):
         fields.String(), required=True, metadata={"description": "The batch, upstream, downstream"}
     )
     edges = fields.List(fields.Nested(LineageEdgeOut), required=True)
+    taken = fields.List(
+        fields.Nested(LineageTakeOut),
+        required=True,
+        metadata={"description": "What left each batch of the graph in each operation, once per input"},
+    )
 
 
 class RecallResultOut(Schema):
