@@ -51,6 +51,7 @@ from farmtrace.web.api.context import MASTER_KEY_FILE
 from farmtrace.web.settings import Settings
 
 _COUNTY: dict[str, County] = {}
+PRINT_ROUTE = "/console/printing/batches/{batch_id}/new"
 
 PLACES = (
     {"id": "wuhua", "kind": "county"},
@@ -113,7 +114,8 @@ class Seeder:
         self.app = app
         self.p = Payloads()
         self.typed: set[tuple[str, str, str]] = set()
-        self.api = Recorder(app, self.typed)
+        self.where: dict[str, str] = {}
+        self.api = Recorder(app, self.typed, self.where)
         self.ids: dict[str, Any] = {}
         self.tokens: dict[str, str] = {}
         self.today = datetime.now(UTC).date()
@@ -128,7 +130,7 @@ class Seeder:
         self.complaints()
         self.print_jobs()
         self._publish_checkpoint()
-        return County(url, home, self.tokens, self.ids, dict(self.p.texts), self.typed)
+        return County(url, home, self.tokens, self.ids, dict(self.p.texts), self.typed, self.where)
 
     def post(self, path: str, org: str, body: Any, status: int = 201, **kwargs: Any) -> Any:
         return self.api.call("POST", path, self.tokens[org], body, status, **kwargs)
@@ -153,7 +155,9 @@ class Seeder:
         _readers, writers = self.app.extensions["farmtrace.sessions"]
         with writers() as session:
             services = trace_services(session, KeyStore(session, master))
-            services.orgs.bootstrap_operator({"id": OPERATOR, "name_zh": self.p(100)})
+            name = self.p(100)
+            self.where[name] = "bootstrap: the operator's name_zh"
+            services.orgs.bootstrap_operator({"id": OPERATOR, "name_zh": name})
             issued = services.tokens.issue(OPERATOR, OPERATOR, "bootstrap", list(SCOPES))
             session.commit()
             return issued.secret
@@ -346,6 +350,7 @@ class Seeder:
         packing = signed_in(self.app, "packer-user")
         path = f"/console/printing/batches/{labelled}/new"
         for fields in ({"brand": self.p(24)}, {"reprint_reason": self.p(200)}):
+            self.where.update({text: f"POST {PRINT_ROUTE} {name}" for name, text in fields.items()})
             client_id = re.search(r'name="client_id" value="([^"]+)"', packing.get(path).text)
             form = {
                 "range": str(self.ids["print_range"]),
@@ -360,7 +365,7 @@ class Seeder:
             started = packing.post(path, {**form, **fields})
             assert started.status_code == 303, started.text
             self.ids["print_job"] = int(started.headers["Location"].rsplit("/", 1)[1])
-            self.typed.update(("POST", "/console/printing/batches/{batch_id}/new", name) for name in fields)
+            self.typed.update(("POST", PRINT_ROUTE, name) for name in fields)
 
     def _publish_checkpoint(self) -> None:
         """Integrate every entry and sign a checkpoint, as the sequencer would."""

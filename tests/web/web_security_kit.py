@@ -66,11 +66,12 @@ LOT_BREAKOUT = '"><svg/onload=xss()>'  # 20 characters of CSET 82: the longest a
 class Payloads:
     """Unique XSS payloads, each no longer than the field it goes into."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "ZQ") -> None:
+        self.prefix = prefix  # "Z" and a capital letter: no other text on a page looks like it
         self.texts: dict[str, str] = {}  # marker -> the text typed
 
     def __call__(self, max_length: int = 500) -> str:
-        marker = f"ZQ{len(self.texts) + 1:03d}"
+        marker = f"{self.prefix}{len(self.texts) + 1:03d}"
         call = f"{XSS_FUNCTION}('{marker}')"
         candidates = (
             f"{marker}<img src=x onerror={call}>\"><svg onload={call}>'><svg onload={call}>"
@@ -101,7 +102,7 @@ def markers_in(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for item in value:
             yield from markers_in(item, f"{path}[]")
-    elif isinstance(value, str) and (re.search(r"ZQ\d{3}", value) or "<svg/onload=xss()>" in value):
+    elif isinstance(value, str) and (re.search(r"Z[A-Z]\d{3}", value) or "<svg/onload=xss()>" in value):
         yield path, value
 
 
@@ -118,15 +119,17 @@ class County:
     ids: dict[str, Any]
     payloads: dict[str, str]
     typed: set[tuple[str, str, str]] = field(default_factory=set)  # (method, route, field path)
+    where: dict[str, str] = field(default_factory=dict)  # payload text -> "METHOD route field"
 
 
 class Recorder:
     """A JSON client that notes which fields of which route carried a payload."""
 
-    def __init__(self, app: Flask, typed: set[tuple[str, str, str]]) -> None:
+    def __init__(self, app: Flask, typed: set[tuple[str, str, str]], where: dict[str, str]) -> None:
         self.client = app.test_client()
         self.adapter = app.url_map.bind("localhost")
         self.typed = typed
+        self.where = where
 
     def call(
         self, method: str, path: str, token: str, body: Any = None, status: int = 201, **kwargs: Any
@@ -136,11 +139,13 @@ class Recorder:
         assert response.status_code == status, (method, path, response.get_data(as_text=True))
         rule, _args = self.adapter.match(path.split("?")[0], method=method, return_rule=True)
         template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
-        for fieldpath, _text in markers_in(body):
+        for fieldpath, text in markers_in(body):
             self.typed.add((method, template, fieldpath))
+            self.where[text] = f"{method} {template} {fieldpath}"
         for name, value in kwargs.get("query_string", {}).items():
             if any(True for _ in markers_in(value)):
                 self.typed.add((method, template, f"?{name}"))
+                self.where[value] = f"{method} {template} ?{name}"
         return response.json
 
 
