@@ -61,6 +61,25 @@ class ExportPlan:
                     yield serial, prefix + serial
 
 
+def range_key(keyring: SerialKeyring, rng: CodeRange) -> SerialKey:
+    """The key a range's serials were made with, or InvalidInput when it is retired or missing."""
+    key = keyring.get(rng.key_id)
+    if key is None:
+        raise InvalidInput(
+            "range", f"range: the serial key {rng.key_id} of range {rng.id} is retired or missing"
+        )
+    return key
+
+
+def uri_prefix(domain: str, key: SerialKey, first_n: int, gtin: str | None, lot: str) -> str:
+    """What every URI of a range starts with: each is this prefix plus the code's serial. The lot
+    is in the URI only with a GTIN."""
+    first = make_serial(key, first_n)
+    uri = qr_uri(domain, first, gtin=gtin, lot=lot if gtin else None)
+    assert uri.endswith(first)
+    return uri[: -len(first)]
+
+
 def plan_export(
     session: Session, keyring: SerialKeyring, domain: str, batch_id: str, range_id: int | None = None
 ) -> ExportPlan:
@@ -90,16 +109,10 @@ def plan_export(
                 )
             skipped_ranges.append(rng.id)
             continue
-        key = keyring.get(rng.key_id)
-        if key is None:
-            raise InvalidInput(
-                "range", f"range: the serial key {rng.key_id} of range {rng.id} is retired or missing"
-            )
+        key = range_key(keyring, rng)
         voided = frozenset(n for v in voids for n in range(v.first_n, v.first_n + v.count))
-        first = make_serial(key, rng.first_n)
-        uri = qr_uri(domain, first, gtin=gtin, lot=batch.lot if gtin else None)
-        assert uri.endswith(first)
-        parts.append(_Part(rng.id, rng.first_n, rng.count, key, uri[: -len(first)], voided))
+        prefix = uri_prefix(domain, key, rng.first_n, gtin, batch.lot)
+        parts.append(_Part(rng.id, rng.first_n, rng.count, key, prefix, voided))
         skipped += len(voided)
     total = sum(p.count - len(p.voided) for p in parts)
     return ExportPlan(batch_id, tuple(parts), total, skipped, tuple(skipped_ranges))

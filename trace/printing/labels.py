@@ -15,15 +15,15 @@ from farmtrace.printer import LabelData, render_pdf
 from farmtrace.printer.layouts import Layout
 from farmtrace.printer.render_tspl import render_tspl, render_tspl_bitmap
 from farmtrace.printer.render_zpl import render_zpl, render_zpl_bitmap
+from farmtrace.trace.codes.export import range_key, uri_prefix
 from farmtrace.trace.codes.facts import packed_time
 from farmtrace.trace.codes.models import CodeRange, CodeVoid
 from farmtrace.trace.errors import InvalidInput, NotFound
 from farmtrace.trace.gs1.gtin import validate_gtin
-from farmtrace.trace.gs1.qr_uri import qr_uri
 from farmtrace.trace.models.projection import Batch
 from farmtrace.trace.models.registry import Org, Product
 from farmtrace.trace.reports.period import COUNTY_TZ
-from farmtrace.trace.serials import SerialKey, SerialKeyring, make_serial, serial_range
+from farmtrace.trace.serials import SerialKey, SerialKeyring, serial_range
 
 # format -> the dpi it accepts (None: vector output, no dpi)
 FORMATS: Final[dict[str, tuple[int, ...] | None]] = {
@@ -113,14 +113,9 @@ def label_plan(
     product = session.get(Product, batch.product_id)
     producer = session.get(Org, batch.owner_org_id)
     assert product is not None and producer is not None
-    key = keyring.get(rng.key_id)
-    if key is None:
-        raise InvalidInput(
-            "range", f"range: the serial key {rng.key_id} of range {rng.id} is retired or missing"
-        )
+    key = range_key(keyring, rng)
     gtin = validate_gtin(product.gtin) if product.gtin else None
-    first = make_serial(key, rng.first_n)
-    uri = qr_uri(domain, first, gtin=gtin, lot=batch.lot if gtin else None)
+    prefix = uri_prefix(domain, key, rng.first_n, gtin, batch.lot)
     voids = session.scalars(select(CodeVoid).where(CodeVoid.range_id == rng.id))
     voided = frozenset(n for v in voids if v.count < rng.count for n in range(v.first_n, v.first_n + v.count))
     return LabelPlan(
@@ -128,7 +123,7 @@ def label_plan(
         first_n=rng.first_n,
         count=rng.count,
         key=key,
-        prefix=uri[: -len(first)],
+        prefix=prefix,
         product_name=product.name_zh,
         lot=batch.lot,
         packed_on=packed_on,
