@@ -81,6 +81,12 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
     "idempotency-key-invalid": (400, "Malformed Idempotency-Key", "The key is not 1-100 allowed characters."),
     "idempotency-key-reused": (409, "Idempotency-Key reused", "The key was used for a different request."),
     "idempotency-in-progress": (409, "In progress", "A request with this key is still running; retry later."),
+    "secret-shown-once": (
+        409,
+        "Secret shown once",
+        "The first request with this key issued a token and showed its secret, which is not kept; "
+        "revoke that token and issue another.",
+    ),
     "bad-cursor": (400, "Malformed page cursor", "Use the `next` link of the previous page unchanged."),
     "entry-id-reused": (
         409,

@@ -7,7 +7,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from web_api_kit import Api, bootstrap, make_app, make_settings, seed_county
+
+from farmtrace.ledger.db import create_db_engine
 
 
 @pytest.fixture
@@ -37,3 +40,27 @@ def test_a_products_certificates_are_recorded_and_listed_through_the_api(
     assert created["valid_from"] == body["valid_from"] and created["valid_until"] == body["valid_until"]
     listed = coop.ok(coop.get("/api/v1/products/plum/certificates"), 200)["items"]
     assert listed == [created]
+
+
+def test_a_retried_token_issue_neither_issues_twice_nor_keeps_the_secret(
+    county: tuple[Api, dict[str, str]], database_url: str
+) -> None:
+    # The idempotency store kept the first response, secret and all, for 24 hours.
+    operator, _tokens = county
+    body = {"name": "lab software", "scopes": ["batches:read"]}
+    first = operator.post("/api/v1/orgs/lab-gd/tokens", body, key="issue-once")
+    assert first.status_code == 201
+    secret, token_id = first.json["secret"], first.json["token"]["id"]
+    retry = operator.post("/api/v1/orgs/lab-gd/tokens", body, key="issue-once")
+    assert retry.status_code == 409 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json["type"] == "/api/v1/docs#problem-secret-shown-once"
+    assert token_id in retry.json["detail"] and secret not in retry.text
+    listed = [t["id"] for t in operator.get("/api/v1/orgs/lab-gd/tokens").json["items"]]
+    assert len(listed) == 2 and token_id in listed  # seed_county's token and this one, once
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            bodies = connection.execute(text("SELECT body FROM api_idempotency")).scalars().all()
+    finally:
+        engine.dispose()
+    assert bodies and not any(secret.encode() in bytes(stored) for stored in bodies)

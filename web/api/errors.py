@@ -54,6 +54,15 @@ class IdempotencyKeyReused(ApiError):
     slug = "idempotency-key-reused"
 
 
+class SecretShownOnce(ApiError):
+    """A retry of a request whose response showed a secret (a new API token): the secret is
+    not kept, so the retry says what was made instead of showing it again."""
+
+    status = 409
+    title = "Secret shown once"
+    slug = "secret-shown-once"
+
+
 class IdempotencyInProgress(ApiError):
     """Another request with this key has not finished yet (only when waiting timed out)."""
 

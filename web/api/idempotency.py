@@ -17,6 +17,9 @@ scoped to the token's organisation:
 - two concurrent requests with one key: the second waits for the first (SQLite: the
   write lock taken at BEGIN; PostgreSQL: the primary key of the pending row), then replays
   its response, or runs itself if the first failed;
+- a response that shows a secret (a new API token's) is not kept: in its place a 409
+  problem (secret-shown-once) naming what was made is stored, so a retry neither makes a
+  second token nor reads a live secret out of the database (`shows_secret`);
 - keys expire IDEMPOTENCY_TTL after first use; expired rows are deleted now and then.
   This table is a cache of responses, not part of the record; the ledger's own entry ids
   (derived from the key by `client_id`) keep a retry after expiry from recording twice.
@@ -36,7 +39,12 @@ from flask import Response, g, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from farmtrace.web.api.errors import IdempotencyInProgress, IdempotencyKeyInvalid, IdempotencyKeyReused
+from farmtrace.web.api.errors import (
+    IdempotencyInProgress,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    SecretShownOnce,
+)
 from farmtrace.web.api.models import IdempotencyRecord
 from farmtrace.web.db import SAFE_METHODS, get_session
 
@@ -172,18 +180,43 @@ def _replay(record: IdempotencyRecord, key: str, fingerprint: bytes) -> Response
     return response
 
 
+def shows_secret(what: str) -> None:
+    """The view's response shows a secret, once: keep a problem naming `what` instead of it."""
+    g.idempotency_secret = what
+
+
 def finish(response: Response) -> Response:
     """After the view: store a successful response under the claimed key."""
     record: IdempotencyRecord | None = g.pop("idempotency_record", None)
+    secret = g.pop("idempotency_secret", None)
     if record is None or response.status_code >= 400 or response.is_streamed:
         return response
-    record.status_code = response.status_code
-    record.headers = json.dumps(
-        [[name, response.headers[name]] for name in STORED_HEADERS if name in response.headers]
-    )
-    record.body = response.get_data()
+    if secret is not None:
+        _store_secret_refusal(record, secret)
+    else:
+        record.status_code = response.status_code
+        record.headers = json.dumps(
+            [[name, response.headers[name]] for name in STORED_HEADERS if name in response.headers]
+        )
+        record.body = response.get_data()
     get_session().flush()
     return response
+
+
+def _store_secret_refusal(record: IdempotencyRecord, what: str) -> None:
+    from farmtrace.web.problems import PROBLEM_JSON, problem_details
+
+    refusal = SecretShownOnce(
+        f"{HEADER}: {record.key!r} was first used to issue {what}, whose secret was shown then and is "
+        "not kept; revoke it and issue another if the secret was lost",
+        HEADER,
+    )
+    body = problem_details(refusal)
+    assert body is not None
+    body["instance"] = record.path
+    record.status_code = refusal.status
+    record.headers = json.dumps([["Content-Type", PROBLEM_JSON]])
+    record.body = json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 
 def _aware(moment: datetime) -> datetime:

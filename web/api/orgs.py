@@ -15,6 +15,7 @@ from farmtrace.trace.models.accounts import User
 from farmtrace.trace.models.registry import Org
 from farmtrace.trace.orgs import ORG_KINDS, OrgSchema
 from farmtrace.trace.tokens import SCOPES
+from farmtrace.web.api import idempotency
 from farmtrace.web.api.auth import requires
 from farmtrace.web.api.common import MAX_ROW_NUMBER, actor, body_is, json_object, request_body
 from farmtrace.web.api.context import services
@@ -143,6 +144,7 @@ def issue_token(args: dict[str, Any], org: str) -> Any:
         user_id=args.get("user_id"),
         expires_at=args.get("expires_at"),
     )
+    idempotency.shows_secret(f"token {issued.token.id}")
     return (
         {"token": issued.token, "secret": issued.secret},
         201,
