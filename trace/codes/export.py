@@ -16,14 +16,14 @@ from typing import Final, TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from farmtrace.trace.codes.models import CodeRange, CodeVoid
+from farmtrace.trace.codes.models import CodeVoid
+from farmtrace.trace.codes.ranges import batch_ranges, range_key, uri_prefix
 from farmtrace.trace.errors import InvalidInput, NotFound, RuleViolation
 from farmtrace.trace.gs1.gtin import validate_gtin
-from farmtrace.trace.gs1.qr_uri import qr_uri
 from farmtrace.trace.models.projection import Batch
 from farmtrace.trace.models.registry import Product
 from farmtrace.trace.projections import require_batch_id
-from farmtrace.trace.serials import SerialKey, SerialKeyring, make_serial, serial_range
+from farmtrace.trace.serials import SerialKey, SerialKeyring, serial_range
 
 FORMATS: Final = ("csv", "txt")
 CSV_HEADER: Final = "serial,uri\n"
@@ -61,25 +61,6 @@ class ExportPlan:
                     yield serial, prefix + serial
 
 
-def range_key(keyring: SerialKeyring, rng: CodeRange) -> SerialKey:
-    """The key a range's serials were made with, or InvalidInput when it is retired or missing."""
-    key = keyring.get(rng.key_id)
-    if key is None:
-        raise InvalidInput(
-            "range", f"range: the serial key {rng.key_id} of range {rng.id} is retired or missing"
-        )
-    return key
-
-
-def uri_prefix(domain: str, key: SerialKey, first_n: int, gtin: str | None, lot: str) -> str:
-    """What every URI of a range starts with: each is this prefix plus the code's serial. The lot
-    is in the URI only with a GTIN."""
-    first = make_serial(key, first_n)
-    uri = qr_uri(domain, first, gtin=gtin, lot=lot if gtin else None)
-    assert uri.endswith(first)
-    return uri[: -len(first)]
-
-
 def plan_export(
     session: Session, keyring: SerialKeyring, domain: str, batch_id: str, range_id: int | None = None
 ) -> ExportPlan:
@@ -91,12 +72,7 @@ def plan_export(
     product = session.get(Product, batch.product_id)
     assert product is not None
     gtin = validate_gtin(product.gtin) if product.gtin else None
-    query = select(CodeRange).where(CodeRange.batch_id == batch_id).order_by(CodeRange.first_n)
-    if range_id is not None:
-        query = query.where(CodeRange.id == range_id)
-    ranges = list(session.scalars(query))
-    if range_id is not None and not ranges:
-        raise NotFound("range", f"range: batch {batch_id} has no code range {range_id!r}")
+    ranges = batch_ranges(session, batch_id, range_id)
     parts: list[_Part] = []
     skipped_ranges: list[int] = []
     skipped = 0

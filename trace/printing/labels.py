@@ -15,9 +15,9 @@ from farmtrace.printer import LabelData, render_pdf
 from farmtrace.printer.layouts import Layout
 from farmtrace.printer.render_tspl import render_tspl, render_tspl_bitmap
 from farmtrace.printer.render_zpl import render_zpl, render_zpl_bitmap
-from farmtrace.trace.codes.export import range_key, uri_prefix
 from farmtrace.trace.codes.facts import packed_time
 from farmtrace.trace.codes.models import CodeRange, CodeVoid
+from farmtrace.trace.codes.ranges import range_key, uri_prefix
 from farmtrace.trace.errors import InvalidInput, NotFound
 from farmtrace.trace.gs1.gtin import validate_gtin
 from farmtrace.trace.models.projection import Batch
@@ -55,7 +55,7 @@ class LabelPlan:
     first_n: int
     count: int
     key: SerialKey
-    prefix: str  # every URI of the range is prefix + serial (see trace.codes.export)
+    prefix: str  # every URI of the range is prefix + serial (trace.codes.ranges.uri_prefix)
     product_name: str
     lot: str
     packed_on: date

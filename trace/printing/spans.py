@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from farmtrace.trace.codes.models import CodeRange, CodeVoid
-from farmtrace.trace.errors import NotFound, RuleViolation
+from farmtrace.trace.codes.ranges import batch_ranges
+from farmtrace.trace.errors import RuleViolation
 from farmtrace.trace.models.printing import PrintJobRow
 from farmtrace.trace.models.registry import Org
 from farmtrace.trace.printing.states import is_alive
@@ -93,12 +94,7 @@ def next_unprinted(
 ) -> tuple[int, int]:
     """(range id, first index) of the first `count` unprinted labels in a row of the batch's
     ranges (those `station` may print, unless it is the operator)."""
-    query = select(CodeRange).where(CodeRange.batch_id == batch_id).order_by(CodeRange.first_n)
-    if range_id is not None:
-        query = query.where(CodeRange.id == range_id)
-    ranges = list(session.scalars(query))
-    if range_id is not None and not ranges:
-        raise NotFound("range", f"range: batch {batch_id} has no code range {range_id!r}")
+    ranges = batch_ranges(session, batch_id, range_id)
     org = session.get(Org, station) if station is not None else None
     if org is not None and org.kind != "operator":
         ranges = [r for r in ranges if r.station_org_id == station]
