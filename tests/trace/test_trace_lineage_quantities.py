@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import Engine, delete, select, text, update
 from trace_env import TraceEnv
 
 from farmtrace.ledger.note import SignerKey
@@ -21,6 +21,7 @@ from farmtrace.trace.errors import InvalidInput, RuleViolation
 from farmtrace.trace.models.projection import LineageEdge, LineageTake
 from farmtrace.trace.projections import rebuild_projections, snapshot
 from farmtrace.trace.units import convert
+from farmtrace.web import migrate
 
 COOP = "coop-hengpi"
 ORIGIN = "trace.wuhua.example.cn/log"
@@ -320,3 +321,25 @@ def test_edges_written_before_shares_existed_are_corrected_by_a_rebuild(
     assert set(edges(county).values()) == {(None, None)}
     assert takes(county)[(rice["early"], result.operation)] == ("500", "kg", 2)
     assert_conserved(county)
+
+
+def test_migration_0010_down_and_up_keeps_what_the_edges_said(
+    county: TraceEnv, rice: dict[str, str], engine: Engine
+) -> None:
+    """Downgrading to 0009 (edge quantities NOT NULL, no takes) gives each NULL edge what left
+    its input, which is what 0009's code wrote; upgrading again keeps those values until a
+    rebuild, which gives the NULLs back."""
+    result = transform_two(county, rice)
+    county.session.commit()
+    county.session.close()
+    migrate.downgrade(engine, "0009")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT parent_batch_id, quantity, unit FROM trace_lineage_edge WHERE operation = :op"),
+            {"op": result.operation},
+        ).all()
+    assert sorted(rows) == sorted([(rice["early"], "500", "kg")] * 2 + [(rice["late"], "200", "kg")] * 2)
+    migrate.upgrade(engine)
+    assert {q for q, _u in edges(county).values()} == {"500", "200"}
+    rebuild_projections(county.session)
+    assert set(edges(county).values()) == {(None, None)}
