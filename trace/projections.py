@@ -2,10 +2,12 @@
 
 After an entry is appended, `commit` applies it to the batch's state and writes only what
 that entry changed (the batch row, and child rows keyed by its seq); `write_appended` does
-the same once for several entries a bulk applied to the state itself. A correction rewrites
-the batch's rows (`write_full`). `rebuild_projections` deletes every projection row and
-replays every batch chain; `snapshot` lets a test (or `farmtrace batches rebuild --check`)
-compare the two paths row for row.
+the same once for several entries a bulk applied to the state itself. A registration's
+lineage edges read the inputs' take rows (what left each input, and into how many outputs),
+so those are written first, also by a rebuild. A correction rewrites the batch's rows
+(`write_full`). `rebuild_projections` deletes every projection row and replays every batch
+chain; `snapshot` lets a test (or `farmtrace batches rebuild --check`) compare the two
+paths row for row.
 """
 
 from __future__ import annotations

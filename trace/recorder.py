@@ -1,6 +1,7 @@
 """Recording typed events on a batch: validate, check the rules, sign as the acting
 organisation, append to the batch's chain, update the projections, all in the caller's
 transaction. Retrying with the same client_id returns the stored entry (created=False).
+Many events at once: record_many (trace.recorder_bulk), with the same results.
 """
 
 from __future__ import annotations
