@@ -12,6 +12,7 @@ docs/verification.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from farmtrace.ledger.append import Ledger
 from farmtrace.ledger.encoding import b64encode
 from farmtrace.ledger.entry import KEYS_CHAIN
 from farmtrace.ledger.errors import LedgerError
+from farmtrace.ledger.models import Checkpoint as CheckpointRow
 from farmtrace.ledger.models import EntryRow, MerkleLeaf
 from farmtrace.ledger.sequencer import DbHashReader, latest_checkpoint
 from farmtrace.ledger.tlog import prove_record
@@ -32,8 +34,12 @@ class NoCheckpoint(LedgerError):
     """The log has not signed a checkpoint yet (the sequencer has not run)."""
 
 
-def proof_bundle(session: Session, batch: str) -> dict[str, Any] | None:
-    """The proof bundle of `batch`, or None if there is no such chain."""
+def proof_bundle(
+    session: Session, batch: str, note: Callable[[CheckpointRow], str] | None = None
+) -> dict[str, Any] | None:
+    """The proof bundle of `batch`, or None if there is no such chain. `note` gives the
+    checkpoint note to send (the web layer appends witnesses' cosignatures); by default
+    the note as the log signed it."""
     entries = Ledger(session).entries(batch)
     if not entries:
         return None
@@ -48,7 +54,7 @@ def proof_bundle(session: Session, batch: str) -> dict[str, Any] | None:
     return {
         "version": BUNDLE_VERSION,
         "batch": batch,
-        "checkpoint": checkpoint.note,
+        "checkpoint": checkpoint.note if note is None else note(checkpoint),
         "entries": [
             _entry_json(stored.entry.fields, stored.signature, leaf)
             for stored, leaf in zip(entries, batch_leaves, strict=True)

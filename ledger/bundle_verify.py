@@ -8,16 +8,18 @@ what they prove.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from farmtrace.ledger.checkpoint import Checkpoint, open_checkpoint
+from farmtrace.ledger.cosignature import verify_cosignature
 from farmtrace.ledger.encoding import b64decode, decode_hash
 from farmtrace.ledger.entry import KEYS_CHAIN, Entry, make_entry
-from farmtrace.ledger.errors import FormatError, KeyNotUsable, VerificationError
+from farmtrace.ledger.errors import FormatError, KeyNotUsable, SignatureError, VerificationError
 from farmtrace.ledger.keyhistory import KEY_REGISTERED, KeyHistory, KeyRecord
 from farmtrace.ledger.keys import key_id_for, verify_signature
-from farmtrace.ledger.note import VerifierKey
+from farmtrace.ledger.note import SIG_TYPE_COSIGNATURE_V1, VerifierKey, parse_note
 from farmtrace.ledger.proof import verify_inclusion
 
 BUNDLE_VERSION = 2
@@ -39,6 +41,7 @@ class BundleVerdict:
     log_origin: str
     key_entries: int = 0  # the key chain shown, keys/0 onwards, chained and signed by the root
     keys_included: int = 0  # of those, how many are covered by the checkpoint
+    cosigned_by: tuple[str, ...] = ()  # names of the pinned witnesses whose cosignature verified
 
 
 @dataclass
@@ -49,17 +52,35 @@ class _KeyChain:
     registered_by: dict[str, int]  # key id -> seq of the entry that registered it
 
 
-def verify_bundle(bundle: dict[str, Any], root_public_key: bytes, origin: str | None = None) -> BundleVerdict:
-    """Return the verdict if every check holds; raise VerificationError naming the first failure."""
+def verify_bundle(
+    bundle: dict[str, Any],
+    root_public_key: bytes,
+    origin: str | None = None,
+    witnesses: Sequence[VerifierKey] = (),
+) -> BundleVerdict:
+    """Return the verdict if every check holds; raise VerificationError naming the first failure.
+
+    `witnesses` are cosigner keys (type 0x04) the caller pinned: the verdict names those whose
+    cosignature on the checkpoint verifies; an invalid one by a pinned witness fails. How many
+    are enough is the caller's policy.
+    """
+    for witness in witnesses:
+        if witness.key_type != SIG_TYPE_COSIGNATURE_V1:
+            raise VerificationError(
+                f"witness key {witness.name}: expected a cosignature key (type 0x04), "
+                f"found type 0x{witness.key_type:02x}"
+            )
     try:
-        return _verify(bundle, root_public_key, origin)
+        return _verify(bundle, root_public_key, origin, witnesses)
     except (KeyError, TypeError, AttributeError) as exc:
         raise VerificationError(f"proof bundle: malformed ({type(exc).__name__}: {exc})") from None
     except (FormatError, KeyNotUsable) as exc:
         raise VerificationError(f"proof bundle: {exc}") from None
 
 
-def _verify(bundle: dict[str, Any], root_public_key: bytes, origin: str | None) -> BundleVerdict:
+def _verify(
+    bundle: dict[str, Any], root_public_key: bytes, origin: str | None, witnesses: Sequence[VerifierKey]
+) -> BundleVerdict:
     version = bundle.get("version")
     if version == 1:
         raise VerificationError(VERSION_1_REFUSED)
@@ -69,6 +90,7 @@ def _verify(bundle: dict[str, Any], root_public_key: bytes, origin: str | None) 
     keys = _replay_key_chain(bundle["keys"], root_public_key)
     # 2. The checkpoint, signed by a log key that the root registered.
     checkpoint, log_key = _open_checkpoint(bundle["checkpoint"], keys.history, origin)
+    cosigned_by = _check_cosignatures(bundle["checkpoint"], witnesses)
     # 3. The key chain's newest covered entry is in the log; the links vouch for the rest.
     keys_head = _check_key_chain_head(bundle, keys, checkpoint)
     if keys.registered_by[log_key.key_id] > keys_head:
@@ -88,6 +110,7 @@ def _verify(bundle: dict[str, Any], root_public_key: bytes, origin: str | None) 
         checkpoint.origin,
         len(keys.entries),
         keys_head + 1,
+        cosigned_by,
     )
 
 
@@ -134,6 +157,26 @@ def _open_checkpoint(note_text: str, history: KeyHistory, origin: str | None) ->
         except VerificationError as exc:
             failures.append(str(exc))
     raise VerificationError(f"checkpoint: not signed by a registered log key ({'; '.join(failures)})")
+
+
+def _check_cosignatures(note_text: str, witnesses: Sequence[VerifierKey]) -> tuple[str, ...]:
+    """Names of the pinned witnesses that cosigned the checkpoint (tlog-cosignature); the
+    first line by each is checked, lines by other keys are ignored."""
+    note = parse_note(note_text)
+    cosigned = []
+    for witness in witnesses:
+        line = next(
+            (s for s in note.unverified_signatures if (s.name, s.key_id) == (witness.name, witness.key_id)),
+            None,
+        )
+        if line is None:
+            continue
+        try:
+            verify_cosignature(note.text, line, witness)
+        except (SignatureError, FormatError) as exc:
+            raise VerificationError(f"checkpoint: {exc}") from None
+        cosigned.append(witness.name)
+    return tuple(cosigned)
 
 
 def _check_key_chain_head(bundle: dict[str, Any], keys: _KeyChain, checkpoint: Checkpoint) -> int:

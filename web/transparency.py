@@ -3,10 +3,12 @@
 Full tiles are immutable and cached for a year, so a CDN or a plain file server can carry the
 read load; the checkpoint and partial tiles change and are cached for seconds.
 
-A proof bundle carries the whole key chain (about 0.5 KB per key entry, some 460 KB for a
-county of 300 organisations), so it is built once per state (checkpoint, batch head, key
-chain head) per process, gzip-compressed for clients that accept it (about a third of the
-size), and validated by an ETag of that state, so a phone or a proxy that has it gets 304.
+A proof bundle's checkpoint is sent as /checkpoint sends it, with the configured witnesses'
+cosignatures, so a phone can check them. A bundle carries the whole key chain (about 0.5 KB
+per key entry, some 460 KB for a county of 300 organisations), so it is built once per state
+(checkpoint, its cosignatures, batch head, key chain head) per process, gzip-compressed for
+clients that accept it (about a third of the size), and validated by an ETag of that state,
+so a phone or a proxy that has it gets 304.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import gzip
 import hashlib
 
 from flask import Blueprint, Response, abort, current_app, request
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from farmtrace.ledger.bundle import NoCheckpoint, bundle_state, proof_bundle
 from farmtrace.ledger.errors import LedgerError
 from farmtrace.ledger.logview import receipt_for_leaf, tile_bytes
+from farmtrace.ledger.models import CosignatureRow
 from farmtrace.ledger.sequencer import latest_checkpoint
 from farmtrace.ledger.tiles import parse_tile_path
 from farmtrace.web.datawall import TtlCache
@@ -84,6 +88,11 @@ def bundle(batch: str) -> Response:
         return problem(503, "No checkpoint yet", str(exc))
     if state is None:
         return problem(404, "No such batch", f"There is no record for batch {batch!r}.")
+    # The checkpoint is sent with the witnesses' cosignatures, so a new one changes the bundle.
+    cosignatures = session.scalar(
+        select(func.count()).select_from(CosignatureRow).where(CosignatureRow.tree_size == state[1])
+    )
+    state = (*state, cosignatures)
     packed = request.accept_encodings["gzip"] > 0
     tag = hashlib.sha256(repr((batch, state)).encode()).hexdigest()[:32] + ("-gzip" if packed else "")
     if tag in request.if_none_match:
@@ -103,7 +112,8 @@ def bundle(batch: str) -> Response:
 
 
 def _bundle_bytes(session: Session, batch: str) -> tuple[bytes, bytes]:
-    body = proof_bundle(session, batch)
+    keys = witness_keys(current_app.config["FARMTRACE"])
+    body = proof_bundle(session, batch, note=lambda row: cosigned_note(session, row, keys))
     if body is None:  # pragma: no cover - bundle_state found the batch in this transaction
         abort(404)
     raw = current_app.json.dumps(body, separators=(",", ":")).encode() + b"\n"

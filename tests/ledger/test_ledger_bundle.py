@@ -13,11 +13,12 @@ from farmtrace.ledger.append import Draft
 from farmtrace.ledger.bundle import BUNDLE_VERSION, proof_bundle
 from farmtrace.ledger.bundle_verify import VERSION_1_REFUSED, verify_bundle
 from farmtrace.ledger.checkpoint import Checkpoint, sign_checkpoint
+from farmtrace.ledger.cosignature import cosign
 from farmtrace.ledger.encoding import b64decode, b64encode
 from farmtrace.ledger.entry import format_recorded_at, make_entry
 from farmtrace.ledger.errors import VerificationError
 from farmtrace.ledger.keys import SigningKey
-from farmtrace.ledger.note import SignerKey
+from farmtrace.ledger.note import SIG_TYPE_COSIGNATURE_V1, SignerKey, parse_note
 from farmtrace.ledger.sequencer import DbHashReader, integrate
 from farmtrace.ledger.tlog import prove_record
 
@@ -256,3 +257,22 @@ def test_a_forged_checkpoint_is_refused(env: LedgerEnv, bundle: dict) -> None:
 def test_another_root_key_trusts_nothing(env: LedgerEnv, bundle: dict) -> None:
     with pytest.raises(VerificationError, match=r"keys/0: signed by k[0-9a-f]+, not by the pinned root key"):
         verify_bundle(bundle, SigningKey.generate().public_key)
+
+
+def test_pinned_witnesses_that_cosigned_are_named(env: LedgerEnv, built: Built) -> None:
+    witness = SignerKey("witness.example.org", bytes(range(32)), SIG_TYPE_COSIGNATURE_V1)
+    stranger = SignerKey("other.example.org", bytes(range(1, 33)), SIG_TYPE_COSIGNATURE_V1)
+
+    def cosigned(row) -> str:  # type: ignore[no-untyped-def]
+        return row.note + cosign(parse_note(row.note).text, witness, 1_796_000_000).line()
+
+    bundle = proof_bundle(env.session, "B1", note=cosigned)
+    assert bundle is not None and bundle["checkpoint"].count("\n— ") == 2
+    root = env.keys.root.public_key
+    pinned = [witness.verifier_key(), stranger.verifier_key()]
+    assert verify_bundle(bundle, root, witnesses=pinned).cosigned_by == ("witness.example.org",)
+    assert verify_bundle(bundle, root).cosigned_by == ()  # unpinned cosignatures are ignored
+    with pytest.raises(
+        VerificationError, match="expected a cosignature key \\(type 0x04\\), found type 0x01"
+    ):
+        verify_bundle(bundle, root, witnesses=[env.log_signer.verifier_key()])

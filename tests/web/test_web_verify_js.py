@@ -34,19 +34,33 @@ from farmtrace.ledger.append import Draft, Ledger
 from farmtrace.ledger.bundle_verify import verify_bundle
 from farmtrace.ledger.canonical import canonical_bytes
 from farmtrace.ledger.checkpoint import Checkpoint, sign_checkpoint
+from farmtrace.ledger.cosignature import cosign
 from farmtrace.ledger.db import create_db_engine, write_engine
 from farmtrace.ledger.encoding import b64decode, b64encode
 from farmtrace.ledger.entry import format_recorded_at, make_entry
 from farmtrace.ledger.errors import VerificationError
 from farmtrace.ledger.keys import MasterKey, SigningKey
 from farmtrace.ledger.keystore import KeyStore
-from farmtrace.ledger.note import SignerKey, VerifierKey, format_verifier_key
-from farmtrace.ledger.sequencer import integrate
+from farmtrace.ledger.note import (
+    SIG_TYPE_COSIGNATURE_V1,
+    SignerKey,
+    VerifierKey,
+    format_verifier_key,
+    parse_note,
+    parse_verifier_key,
+)
+from farmtrace.ledger.sequencer import integrate, latest_checkpoint
 from farmtrace.web.app import create_app
 from farmtrace.web.cli import main
 from farmtrace.web.settings import Settings
+from farmtrace.web.witnessing import store_cosignatures
 
 ORIGIN = "trace.example.org/farmtrace-log"
+# A witness of the test log (seed from public bytes: NOT secret) and its verifier key, whose
+# base64 holds a '+' as a vkey's may: name+hex8+base64 splits at the first two only.
+WITNESS_SIGNER = SignerKey("witness.example.org", bytes(range(102, 134)), SIG_TYPE_COSIGNATURE_V1)
+WITNESS = format_verifier_key(WITNESS_SIGNER.verifier_key())
+assert "+" in WITNESS.split("+", 2)[2]
 FARMTRACE = str(Path(sys.executable).with_name("farmtrace"))
 SETTLED = "document.getElementById('verify').dataset.state !== 'running'"
 # What a producer might type: Chinese, an emoji (astral), quotes, markup, a control character.
@@ -97,13 +111,15 @@ def pages_for_tests(root_b64: str) -> Blueprint:
         lang = request.args.get("lang", "zh")
         root = request.args.get("root", root_b64)
         origin = request.args.get("origin", ORIGIN)
+        witnesses = request.args.get("witnesses", WITNESS)
         return (
             f'<!doctype html><html lang="{escape(lang)}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             '<title>verify</title><link rel="stylesheet" href="/static/site.css">'
             '<script src="/static/verify.js" defer></script></head><body><main>'
             f'<section id="verify" data-bundle-url="/bundle/{escape(batch)}.json" '
-            f'data-batch="{escape(batch)}" data-root-key="{escape(root)}" data-origin="{escape(origin)}">'
+            f'data-batch="{escape(batch)}" data-root-key="{escape(root)}" data-origin="{escape(origin)}" '
+            f'data-witness-keys="{escape(witnesses)}">'
             "<p>本页会在您的手机上验证这批产品的记录。</p></section></main></body></html>"
         )
 
@@ -128,7 +144,8 @@ def pages_for_tests(root_b64: str) -> Blueprint:
 def build_store(engine: Engine, home: Path, filler: int = 3) -> Store:
     """Key chain 0 root, 1 log, 2 coop-1, 3 lab-1, 4 coop-1's new key, 5 revocation of the old
     one, 6 lab-2; batch B1 (two organisations, tricky payload, one entry not yet in the
-    checkpoint), filler batch B0 so proofs have several levels."""
+    checkpoint), filler batch B0 so proofs have several levels; the checkpoint is cosigned by
+    the witness WITNESS, which the settings configure."""
     clock = Clock()
     with Session(write_engine(engine)) as session:
         ledger = Ledger(session, clock=clock)
@@ -148,6 +165,10 @@ def build_store(engine: Engine, home: Path, filler: int = 3) -> Store:
         ledger.append(Draft("B1", "batch.packed", when, "coop-1", "p1", {"items": 120}), coop2)
         signer = SignerKey(ORIGIN, keys.log.seed)
         integrate(session, signer)
+        checkpoint = latest_checkpoint(session)
+        assert checkpoint is not None
+        line = cosign(parse_note(checkpoint.note).text, WITNESS_SIGNER, 1_796_000_000)
+        store_cosignatures(session, checkpoint, [line], [WITNESS_SIGNER.verifier_key()], clock.now)
         ledger.append(Draft("B1", "logistics.pickup", when, "coop-1", "l1"), coop2)  # not integrated
         session.commit()
     settings = Settings.from_env(
@@ -155,6 +176,7 @@ def build_store(engine: Engine, home: Path, filler: int = 3) -> Store:
             "FARMTRACE_HOME": str(home),
             "FARMTRACE_DATABASE_URL": engine.url.render_as_string(hide_password=False),
             "FARMTRACE_LOG_ORIGIN": ORIGIN,
+            "FARMTRACE_WITNESS_KEYS": WITNESS,
         }
     )
     return Store(engine, settings, keys.root.public_key, signer, keys.root)
@@ -214,20 +236,22 @@ def get_bundle(base_url: str, batch: str = "B1") -> dict:
         return json.load(response)
 
 
-def python_verdict(bundle: dict, root: bytes) -> str:
+def python_verdict(bundle: dict, root: bytes, witnesses: tuple[str, ...] = ()) -> str:
     try:
-        verify_bundle(bundle, root, ORIGIN)
+        verify_bundle(bundle, root, ORIGIN, [parse_verifier_key(w) for w in witnesses])
     except VerificationError as exc:
         return str(exc)
     return "verified"
 
 
-def js_verdict(page: Page, bundle: dict, root: bytes, ed25519: bool = True) -> dict:
+def js_verdict(
+    page: Page, bundle: dict, root: bytes, ed25519: bool = True, witnesses: tuple[str, ...] = ()
+) -> dict:
     """Run FarmtraceVerify.verifyBundle in the page on exactly these bundle bytes."""
     return page.evaluate(
         f"""FarmtraceVerify.verifyBundle(JSON.parse({json.dumps(json.dumps(bundle))}),
             Uint8Array.from(atob({json.dumps(b64encode(root))}), c => c.charCodeAt(0)),
-            {json.dumps(ORIGIN)}, {json.dumps(ed25519)})
+            {json.dumps(ORIGIN)}, {json.dumps(ed25519)}, {json.dumps(list(witnesses))})
           .then(v => ({{verdict: v}}), e => ({{error: e.message, ui: e.ui, where: e.where}}))"""
     )
 
@@ -251,6 +275,7 @@ def test_a_clean_batch_verifies_on_the_phone(page: Page, clean_server: str, clea
     assert f"在本机验证通过：{verdict.entries} 条记录，检查点 #{verdict.tree_size}" in shown
     assert (verdict.entries, verdict.included) == (5, 4)
     assert "最新的 1 条记录还没有写入公开检查点" in shown
+    assert "本站公布的 1 个独立见证方中，有 1 个联署了此检查点（已在本机核验）。" in shown
     assert not [line for line in page.console if "exception" in line or "Content Security Policy" in line]
     shot = page.screenshot("verify-js-clean-zh")
     assert shot.stat().st_size > 1000
@@ -262,6 +287,7 @@ def test_the_page_speaks_english_when_the_html_says_so(page: Page, clean_server:
     shown = verify_page(page, clean_server, lang="en")
     assert "Verified on this phone: 5 records, checkpoint #" in shown
     assert "Not in a published checkpoint yet: the newest 1 record(s)" in shown
+    assert "1 of the 1 independent witnesses this site names cosigned this checkpoint" in shown
     page.screenshot("verify-js-clean-en")
 
 
@@ -278,8 +304,9 @@ def test_same_verdict_as_python_on_the_clean_bundle(
     blank: Page, clean_server: str, clean_store: Store
 ) -> None:
     bundle = get_bundle(clean_server)
-    result = js_verdict(blank, bundle, clean_store.root_public_key)
-    python = verify_bundle(bundle, clean_store.root_public_key, ORIGIN)
+    result = js_verdict(blank, bundle, clean_store.root_public_key, witnesses=(WITNESS,))
+    python = verify_bundle(bundle, clean_store.root_public_key, ORIGIN, [parse_verifier_key(WITNESS)])
+    assert python.cosigned_by == ("witness.example.org",)
     assert result["verdict"] == {
         "batch": python.batch,
         "entries": python.entries,
@@ -288,6 +315,7 @@ def test_same_verdict_as_python_on_the_clean_bundle(
         "origin": python.log_origin,
         "keyEntries": python.key_entries,
         "keysIncluded": python.keys_included,
+        "cosignedBy": list(python.cosigned_by),
         "signaturesChecked": True,
     }
 
@@ -653,6 +681,83 @@ def test_a_new_key_entry_after_the_checkpoint_still_verifies(
     assert (result["verdict"]["keyEntries"], result["verdict"]["keysIncluded"]) == (8, 7)
 
 
+# -- witness cosignatures on the checkpoint ---------------------------------------------------
+
+
+def change_cosignature(b: dict, change) -> None:  # type: ignore[no-untyped-def]
+    """Apply `change` to the bytes of the witness's signature line (key ID || time || sig)."""
+    lines = b["checkpoint"].split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("— witness.example.org "))
+    payload = b64decode(lines[at].split(" ")[2], "cosignature")
+    lines[at] = f"— witness.example.org {b64encode(change(payload))}"
+    b["checkpoint"] = "\n".join(lines)
+
+
+def drop_cosignature(b: dict) -> None:
+    b["checkpoint"] = "".join(
+        line for line in b["checkpoint"].splitlines(keepends=True) if "witness.example.org" not in line
+    )
+
+
+COSIGNATURE_MUTATIONS = [
+    ("cosignature bent", lambda b: change_cosignature(b, lambda p: p[:-1] + bytes([p[-1] ^ 1]))),
+    ("cosignature truncated", lambda b: change_cosignature(b, lambda p: p[:-4])),
+    (
+        "cosignature time beyond 2**63",
+        lambda b: change_cosignature(b, lambda p: p[:4] + bytes([p[4] | 128]) + p[5:]),
+    ),
+    (
+        "cosignature time changed",
+        lambda b: change_cosignature(b, lambda p: p[:11] + bytes([p[11] ^ 1]) + p[12:]),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "change"), COSIGNATURE_MUTATIONS, ids=[n for n, _ in COSIGNATURE_MUTATIONS])
+def test_js_and_python_refuse_the_same_bad_cosignature(
+    blank: Page, clean_store: Store, clean_bundle: dict, name: str, change
+) -> None:
+    bundle = copy.deepcopy(clean_bundle)
+    change(bundle)
+    expected = python_verdict(bundle, clean_store.root_public_key, (WITNESS,))
+    assert expected.startswith("checkpoint: cosignature"), expected
+    result = js_verdict(blank, bundle, clean_store.root_public_key, witnesses=(WITNESS,))
+    assert result.get("error") == expected, name
+    assert (result["ui"], result["where"]) == ("cosignature", "witness.example.org")
+    # A witness nobody pinned is ignored, as tlog-cosignature requires.
+    assert python_verdict(bundle, clean_store.root_public_key) == "verified"
+
+
+def test_a_missing_or_unpinned_cosignature_counts_zero(
+    blank: Page, clean_store: Store, clean_bundle: dict
+) -> None:
+    other = SignerKey("witness.example.org", bytes(range(200, 232)), SIG_TYPE_COSIGNATURE_V1)
+    cases = [
+        (mutate_copy(clean_bundle, drop_cosignature), WITNESS),
+        (clean_bundle, format_verifier_key(other.verifier_key())),  # same name, another key
+    ]
+    for bundle, witness in cases:
+        python = verify_bundle(bundle, clean_store.root_public_key, ORIGIN, [parse_verifier_key(witness)])
+        result = js_verdict(blank, bundle, clean_store.root_public_key, witnesses=(witness,))
+        assert python.cosigned_by == () and result["verdict"]["cosignedBy"] == []
+
+
+def mutate_copy(bundle: dict, change) -> dict:  # type: ignore[no-untyped-def]
+    copied = copy.deepcopy(bundle)
+    change(copied)
+    return copied
+
+
+def test_the_page_names_a_bad_cosignature(page: Page, clean_server: str, clean_store: Store) -> None:
+    # The page pins a witness key under the right name but another key: no line matches, 0 of 1.
+    other = SignerKey("witness.example.org", bytes(range(200, 232)), SIG_TYPE_COSIGNATURE_V1)
+    shown = verify_page(page, clean_server, witnesses=format_verifier_key(other.verifier_key()))
+    assert page.attribute("#verify", "data-state") == "verified"
+    assert "本站公布的 1 个独立见证方中，有 0 个联署了此检查点（已在本机核验）。" in shown
+    shown = verify_page(page, clean_server, witnesses="")
+    assert "见证方" not in shown
+
+
 # -- where WebCrypto has no Ed25519 -----------------------------------------------------------
 
 NO_ED25519 = """(() => {
@@ -816,6 +921,24 @@ def test_verify_url_asks_a_scan_url_for_its_batch(clean_server: str, clean_store
     result = verify_url(f"{clean_server}/_test/resolve/ABC123", "--root-key", clean_store.root_b64)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("verified: batch B1, 5 records")
+
+
+def test_verify_url_checks_pinned_witnesses(clean_server: str, clean_store: Store, tmp_path: Path) -> None:
+    key_file = tmp_path / "witness.vkey"
+    key_file.write_text(WITNESS + "\n")
+    result = verify_url(
+        f"{clean_server}/batch/B1", "--root-key", clean_store.root_b64, "--witness", str(key_file)
+    )
+    assert result.exit_code == 0, result.output
+    assert "witnesses: 1 of 1 cosigned the checkpoint (witness.example.org)" in result.stdout
+    result = verify_url(
+        f"{clean_server}/batch/B1", "--root-key", clean_store.root_b64, "--witness", WITNESS, "--json"
+    )
+    assert json.loads(result.stdout)["cosigned_by"] == ["witness.example.org"]
+    log_vkey = format_verifier_key(clean_store.log_signer.verifier_key())
+    result = verify_url(f"{clean_server}/batch/B1", "--root-key", clean_store.root_b64, "--witness", log_vkey)
+    assert result.exit_code == 2
+    assert "expected a witness cosignature key (type 0x04), found type 0x01" in result.stderr
 
 
 def test_verify_url_fails_on_a_tampered_store(server: str, store: Store) -> None:

@@ -22,7 +22,7 @@ from farmtrace.ledger.bundle_verify import verify_bundle
 from farmtrace.ledger.canonical import parse_json_strict
 from farmtrace.ledger.encoding import b64decode
 from farmtrace.ledger.errors import LedgerError, VerificationError
-from farmtrace.ledger.note import parse_verifier_key
+from farmtrace.ledger.note import SIG_TYPE_COSIGNATURE_V1, VerifierKey, parse_verifier_key
 
 MAX_BUNDLE_BYTES = 32 * 1024 * 1024
 _BUNDLE_PATH = re.compile(r"/bundle/([^/]+)\.json\Z")
@@ -47,6 +47,26 @@ def load_root_key(text: str) -> bytes:
             f"expected a 32-byte Ed25519 public key, found {len(key)} bytes", param_hint="--root-key"
         )
     return key
+
+
+def load_witness_keys(texts: tuple[str, ...]) -> tuple[VerifierKey, ...]:
+    """Witness verifier keys (name+hex8+base64(0x04 || key)), each given as text or a file."""
+    keys = []
+    for text in texts:
+        source = text
+        if "\n" not in text and Path(text).is_file():
+            source = Path(text).read_text(encoding="utf-8").strip()
+        try:
+            key = parse_verifier_key(source)
+        except LedgerError as exc:
+            raise click.BadParameter(str(exc), param_hint="--witness") from None
+        if key.key_type != SIG_TYPE_COSIGNATURE_V1:
+            raise click.BadParameter(
+                f"{key.name}: expected a witness cosignature key (type 0x04), found type 0x{key.key_type:02x}",
+                param_hint="--witness",
+            )
+        keys.append(key)
+    return tuple(keys)
 
 
 def fetch_json(url: str, timeout: float, strict: bool = True) -> Any:
@@ -133,11 +153,27 @@ def bundle_url_for(url: str, timeout: float) -> tuple[str, str | None, Any]:
     default=None,
     help="The log origin to expect in the checkpoint (default: the origin the registered log key signed).",
 )
+@click.option(
+    "--witness",
+    "witness_texts",
+    multiple=True,
+    metavar="VKEY",
+    help="A witness's cosignature verifier key (name+hex8+base64), or a file holding it; "
+    "repeatable. Says which of them cosigned the checkpoint; an invalid cosignature by one fails.",
+)
 @click.option("--timeout", default=20.0, show_default=True, help="Seconds per HTTP request.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-def verify_url(url: str, root_key_text: str, origin: str | None, timeout: float, as_json: bool) -> None:
+def verify_url(
+    url: str,
+    root_key_text: str,
+    origin: str | None,
+    witness_texts: tuple[str, ...],
+    timeout: float,
+    as_json: bool,
+) -> None:
     """Verify the record behind a scan URL against a pinned root key; exit 0 if it verifies, 1 if not."""
     root_key = load_root_key(root_key_text)
+    witnesses = load_witness_keys(witness_texts)
     bundle_url, batch, bundle = bundle_url_for(url, timeout)
     if bundle is None:
         bundle = fetch_json(bundle_url, timeout)
@@ -148,7 +184,7 @@ def verify_url(url: str, root_key_text: str, origin: str | None, timeout: float,
             raise VerificationError(
                 f"proof bundle: is for batch {bundle.get('batch')!r}, the URL names {batch!r}"
             )
-        verdict = verify_bundle(bundle, root_key, origin)
+        verdict = verify_bundle(bundle, root_key, origin, witnesses)
     except VerificationError as exc:
         if as_json:
             click.echo(
@@ -172,6 +208,7 @@ def verify_url(url: str, root_key_text: str, origin: str | None, timeout: float,
                     "log_origin": verdict.log_origin,
                     "key_entries": verdict.key_entries,
                     "keys_included": verdict.keys_included,
+                    "cosigned_by": list(verdict.cosigned_by),
                 },
                 ensure_ascii=False,
             )
@@ -185,6 +222,11 @@ def verify_url(url: str, root_key_text: str, origin: str | None, timeout: float,
         f"key history: {verdict.key_entries} entries, keys/0 to keys/{verdict.key_entries - 1}, "
         f"linked and signed by the root key ({verdict.keys_included} in the checkpoint)"
     )
+    if witnesses:
+        names = ", ".join(verdict.cosigned_by) or "none"
+        click.echo(
+            f"witnesses: {len(verdict.cosigned_by)} of {len(witnesses)} cosigned the checkpoint ({names})"
+        )
     if verdict.included < verdict.entries:
         click.echo(
             f"note: the newest {verdict.entries - verdict.included} record(s) are signed and chained "

@@ -63,6 +63,7 @@ def story_page_args(story: Story) -> dict[str, object]:
         "bundle_url": f"/bundle/{story.batch_id}.json",
         "root_key": root_key_b64(get_session()),
         "log_origin": settings().log_origin,
+        "witness_keys": " ".join(settings().witness_keys),  # verify.js checks their cosignatures
     }
 
 

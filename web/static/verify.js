@@ -1,11 +1,12 @@
 /* farmtrace: check a batch's record on the consumer's own phone.
  *
  * Fetches the proof bundle (version 2) named by <section id="verify" data-bundle-url
- * data-root-key data-origin> and runs the steps of ledger/bundle_verify.py in the same
- * order, with the same messages: the whole key chain, linked from keys/0 and signed by the
- * pinned root key; the checkpoint signed by the registered log key; inclusion of the key
- * chain's newest entry; the batch's chain links and signatures; inclusion of its newest
- * entry (docs/verification.md). No dependencies: WebCrypto does
+ * data-root-key data-origin data-witness-keys> and runs the steps of ledger/bundle_verify.py
+ * in the same order, with the same messages: the whole key chain, linked from keys/0 and
+ * signed by the pinned root key; the checkpoint signed by the registered log key, and the
+ * cosignatures of the pinned witnesses; inclusion of the key chain's newest entry; the
+ * batch's chain links and signatures; inclusion of its newest entry
+ * (docs/verification.md). No dependencies: WebCrypto does
  * SHA-256 and, where the browser has it, Ed25519. Without Ed25519 it checks hashes and
  * proofs only and says that signatures were not checked.
  */
@@ -19,6 +20,7 @@
       part: '在本机核对了哈希和证明：{n} 条记录，检查点 #{t}',
       nosig: '签名未在本机检查：此浏览器不支持 Ed25519 签名验证，只核对了哈希和证明。',
       wait: '最新的 {k} 条记录还没有写入公开检查点，稍后再扫码即可验证。',
+      witnessed: '本站公布的 {m} 个独立见证方中，有 {n} 个联署了此检查点（已在本机核验）。',
       bad: '验证失败：',
       detail: '技术细节：',
       nocrypto: '此浏览器无法在本机验证记录（需要 HTTPS 和 Web Crypto）。',
@@ -28,6 +30,7 @@
         keys: '密钥登记 {w} 有问题，无法确认签名密钥。',
         keychain: '密钥登记链在 {w} 处接不上：有密钥登记或撤销被删除、插入或改动。',
         checkpoint: '公开日志的检查点没有登记的日志密钥的有效签名。',
+        cosignature: '检查点上见证方 {w} 的联署签名不符。',
         proof: '记录 {w} 不在公开日志的检查点中：包含证明不符。',
         link: '记录 {w} 与前一条记录接不上：有记录被删除、插入或改动。',
         key: '记录 {w} 的签名密钥在记录时无权为该单位签名。',
@@ -43,6 +46,7 @@
       part: 'Hashes and proofs verified on this phone: {n} records, checkpoint #{t}',
       nosig: 'Signatures not checked on this phone: this browser cannot verify Ed25519 signatures, so only hashes and proofs were checked.',
       wait: 'Not in a published checkpoint yet: the newest {k} record(s); scan again later to check them.',
+      witnessed: '{n} of the {m} independent witnesses this site names cosigned this checkpoint (checked on this phone).',
       bad: 'Verification failed: ',
       detail: 'Technical detail: ',
       nocrypto: 'This browser cannot check the record itself (it needs HTTPS and Web Crypto).',
@@ -52,6 +56,7 @@
         keys: 'key register entry {w} is faulty, so the signing keys cannot be trusted.',
         keychain: 'the key register breaks at {w}: a key registration or revocation was removed, inserted or changed.',
         checkpoint: "the public log's checkpoint is not validly signed by the registered log key.",
+        cosignature: "the cosignature of witness {w} on the checkpoint does not match.",
         proof: "record {w} is not in the public log's checkpoint: its inclusion proof does not match.",
         link: 'record {w} does not follow from the record before it: a record was removed, inserted or changed.',
         key: 'record {w} was signed with a key that could not sign for its organisation at that time.',
@@ -349,14 +354,68 @@
     });
     const expected = origin === null ? name : origin;
     if (cpOrigin !== expected) throw V(`checkpoint: origin ${repr(cpOrigin)} does not match expected origin ${repr(expected)}`);
-    return { origin: cpOrigin, size, root: rootHash };
+    return { origin: cpOrigin, size, root: rootHash, text, sigs };
+  };
+
+  // C2SP tlog-cosignature with pinned witness keys (ledger/cosignature.py): the first line by
+  // each pinned key is checked, other lines are ignored; a bad one by a pinned key fails.
+  const u64Decimal = (b) => {
+    // Exact decimal of a big-endian u64 without BigInt (ES2020): long division in two halves.
+    const view = new DataView(b.buffer, b.byteOffset, 8);
+    let hi = view.getUint32(0);
+    let lo = view.getUint32(4);
+    let digits = '';
+    do {
+      const carry = hi % 10;
+      hi = Math.floor(hi / 10);
+      const cur = carry * 2 ** 32 + lo;
+      lo = Math.floor(cur / 10);
+      digits = String(cur % 10) + digits;
+    } while (hi > 0 || lo > 0);
+    return digits;
+  };
+  const parseWitnessKey = async (vkey) => {
+    const what = `witness key ${repr(vkey)}`;
+    // name+hex8+base64: the base64 may itself contain '+', so split at the first two only.
+    const m = typeof vkey === 'string' ? /^([^+]*)\+([^+]*)\+(.*)$/.exec(vkey) : null;
+    const parts = m ? m.slice(1) : [];
+    if (parts.length !== 3 || !/^[0-9a-f]{8}$/.test(parts[1])) throw F(`${what}: expected <name>+<hex8 key ID>+<base64 key>`);
+    checkKeyName(parts[0], `${what}: name`);
+    const raw = unb64(parts[2], `${what}: key`);
+    if (raw.length !== 33 || raw[0] !== 4) throw F(`${what}: expected a cosignature key (type 0x04) of 32 bytes`);
+    const pub = raw.slice(1);
+    const id = hex((await sha256(utf8(parts[0] + '\n'), Uint8Array.of(4), pub)).slice(0, 4));
+    if (id !== parts[1]) throw F(`${what}: key ID ${parts[1]} does not match the key (${id})`);
+    return { name: parts[0], id, pub };
+  };
+  const checkCosignatures = async (ctx, checkpoint) => {
+    const cosigned = [];
+    for (const w of ctx.witnesses) {
+      const line = checkpoint.sigs.find((s) => s.name === w.name && s.id === w.id);
+      if (!line) continue;
+      await tag('cosignature', w.name, async () => {
+        if (line.sig.length !== 72)
+          throw V(`checkpoint: cosignature by ${w.name}: expected 72 bytes after the key ID, found ${line.sig.length}`);
+        const time = u64Decimal(line.sig.slice(0, 8));
+        if (line.sig[0] >= 128)
+          throw V(`checkpoint: cosignature timestamp: expected an integer 0 to 2**63-1, found ${time}`);
+        if (!ctx.ed) return;
+        const message = utf8(`cosignature/v1\ntime ${time}\n${checkpoint.text}`);
+        if (!(await ed25519Verify(w.pub, message, line.sig.slice(8))))
+          throw V(`checkpoint: cosignature: invalid signature by ${w.name}+${w.id} at time ${time}`);
+        cosigned.push(w.name);
+      });
+    }
+    return cosigned;
   };
 
   // ledger/bundle_verify.py verify_bundle, step by step. `ed` false skips every Ed25519
   // check (and only those); the verdict then says signatures were not checked.
-  const verifyBundle = async (bundle, root, origin = null, ed = true) => {
+  const verifyBundle = async (bundle, root, origin = null, ed = true, witnesses = []) => {
     try {
-      return await verifySteps(bundle, root, origin, { ed });
+      const pinned = [];
+      for (const vkey of witnesses) pinned.push(await parseWitnessKey(vkey));
+      return await verifySteps(bundle, root, origin, { ed, witnesses: pinned });
     } catch (e) {
       const err = e instanceof VErr ? e : F(`malformed (${e.name}: ${e.message})`);
       if (err.cls === 'F') Object.assign(err, { message: `proof bundle: ${err.message}`, ui: err.ui || 'format' });
@@ -416,6 +475,7 @@
       if (!checkpoint) throw V(`checkpoint: not signed by a registered log key (${failures.join('; ')})`);
     });
     const { size } = checkpoint;
+    const cosignedBy = await checkCosignatures(ctx, checkpoint);
     // 3. The key chain's newest covered entry is in the log; the links vouch for the rest.
     const keysHead = newestCovered(chain.leaves, size);
     if (keysHead === null) throw V(`keys: no key entry is in the checkpoint (no leaf_index below its size ${size})`, 'keys', KEYS_CHAIN);
@@ -477,6 +537,7 @@
       origin: checkpoint.origin,
       keyEntries: chain.entries.length,
       keysIncluded: keysHead + 1,
+      cosignedBy,
       signaturesChecked: ctx.ed,
     };
   };
@@ -605,10 +666,12 @@
       const root = unb64(section.dataset.rootKey || '', 'root key');
       const batch = section.dataset.batch;
       if (batch && bundle.batch !== batch) throw V(`proof bundle: is for batch ${str(bundle.batch)}, the page names ${batch}`, 'batch');
-      const v = await verifyBundle(bundle, root, section.dataset.origin || null, ed);
+      const witnesses = (section.dataset.witnessKeys || '').split(/\s+/).filter(Boolean);
+      const v = await verifyBundle(bundle, root, section.dataset.origin || null, ed, witnesses);
       const lines = [['verify-status', fill(ed ? L.ok : L.part, { n: v.entries, t: v.treeSize })]];
       if (!ed) lines.push(['verify-note', L.nosig]);
       if (v.included < v.entries) lines.push(['verify-note', fill(L.wait, { k: v.entries - v.included })]);
+      if (witnesses.length && ed) lines.push(['verify-note', fill(L.witnessed, { n: v.cosignedBy.length, m: witnesses.length })]);
       render(section, ed ? 'verified' : 'partial', lines);
     } catch (e) {
       const ui = (e instanceof VErr && e.ui) || 'format';
