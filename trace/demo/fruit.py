@@ -172,14 +172,13 @@ def pomelo(story: StoryWriter) -> None:
         [residue("多菌灵 carbendazim", "GB/T 20769-2008", "0.05", "0.5")],
         "2026-10-26 16:00",
     )
-    split = story.t.lineage.split(
+    story.split(
+        n,
         "coop-hengpi",
-        story.summary.batches[n],
         [{"quantity": "3000", "lot": "CTG2026-10A"}, {"quantity": "4000", "lot": "CTG2026-10B"}],
-        event_time=at("2026-10-28 09:00"),
-        client_id="demo:pomelo:split",
+        "2026-10-28 09:00",
+        ["pomelo-shop", "pomelo-station"],
     )
-    story.record_lineage(split, ["pomelo-shop", "pomelo-station"])
     story.event(
         "pomelo-shop",
         "to-shop",

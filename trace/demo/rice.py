@@ -72,14 +72,13 @@ def rice_and_spirit(story: StoryWriter) -> None:
         ],
         "2026-07-25 14:00",
     )
-    split = story.t.lineage.split(
+    story.split(
+        n,
         "coop-changbu",
-        story.summary.batches[n],
         [{"quantity": "3000", "lot": "SMR2026-07A"}, {"quantity": "1500", "lot": "SMR2026-07B"}],
-        event_time=at("2026-08-01 09:00"),
-        client_id="demo:simiao-rice:split",
+        "2026-08-01 09:00",
+        ["simiao-rice-bagged", "simiao-rice-for-spirit"],
     )
-    story.record_lineage(split, ["simiao-rice-bagged", "simiao-rice-for-spirit"])
     b = "simiao-rice-bagged"
     story.event(
         b,

@@ -118,6 +118,13 @@ class StoryWriter:
         payload = {"min_celsius": low, "max_celsius": high, "device": f"TL-{step}", "readings": readings}
         self.event(name, step, "logistics.temperature", payload, actor, last)
 
+    def split(self, name: str, actor: str, lots: list[dict[str, Any]], when: str, outputs: list[str]) -> None:
+        """Split the story's batch into `lots`, the new batches known by the story names `outputs`."""
+        result = self.t.lineage.split(
+            actor, self.summary.batches[name], lots, event_time=at(when), client_id=f"demo:{name}:split"
+        )
+        self.record_lineage(result, outputs)
+
     def record_lineage(self, result: Any, names: list[str]) -> None:
         for name, batch in zip(names, result.outputs, strict=True):
             self.summary.batches[name] = batch
