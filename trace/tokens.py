@@ -1,5 +1,6 @@
 """API tokens for machine clients (lab software, scripts): shown once, stored as SHA-256,
-scoped, revocable, with the time they were last used.
+scoped, revocable, with the time they were last used. A token issued for a user (user_id)
+is refused while that user is deactivated.
 
 A token is "ft_" and 43 URL-safe characters (256 random bits), so it needs no slow hash:
 SHA-256 of a secret that long cannot be brute-forced, and lookup is one indexed query.
@@ -96,6 +97,10 @@ class TokenService:
             raise AuthenticationFailed("the API token is not valid")
         org = self.ctx.org(token.org_id, "org")
         if not org.active:
+            raise AuthenticationFailed("the API token is not valid")
+        # A token issued for a user stops with the user, as their console sessions do.
+        user = None if token.user_id is None else self.session.get(User, token.user_id)
+        if token.user_id is not None and (user is None or not user.active):
             raise AuthenticationFailed("the API token is not valid")
         if scope is not None and scope not in token.scope_set:
             raise NotPermitted("scope", f"scope: this token does not hold {scope!r}", "scope")

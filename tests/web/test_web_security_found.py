@@ -8,9 +8,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 from web_api_kit import Api, bootstrap, make_app, make_settings, seed_county
 
 from farmtrace.ledger.db import create_db_engine
+from farmtrace.ledger.keys import MasterKey
+from farmtrace.ledger.keystore import KeyStore
+from farmtrace.trace.services import trace_services
+from farmtrace.web.api.context import MASTER_KEY_FILE
 
 
 @pytest.fixture
@@ -64,3 +69,39 @@ def test_a_retried_token_issue_neither_issues_twice_nor_keeps_the_secret(
     finally:
         engine.dispose()
     assert bodies and not any(secret.encode() in bytes(stored) for stored in bodies)
+
+
+def test_a_token_issued_for_a_user_is_refused_once_the_user_is_deactivated(
+    county: tuple[Api, dict[str, str]], database_url: str, tmp_path: Path
+) -> None:
+    # It went on working: only the organisation's state was checked.
+    operator, _tokens = county
+    body = {
+        "username": "lab-clerk",
+        "display_name": "化验员",
+        "password": "long enough 1234",
+        "roles": ["recorder"],
+    }
+    user = operator.ok(operator.post("/api/v1/orgs/lab-gd/users", body))
+    issued = operator.ok(
+        operator.post(
+            "/api/v1/orgs/lab-gd/tokens", {"name": "clerk", "scopes": ["batches:read"], "user_id": user["id"]}
+        )
+    )
+    clerk = operator.as_token(issued["secret"])
+    assert clerk.get("/api/v1/batches").status_code == 200
+    set_active(database_url, tmp_path, "lab-clerk", False)  # as the console's 停用 does
+    assert clerk.get("/api/v1/batches").status_code == 401
+    set_active(database_url, tmp_path, "lab-clerk", True)
+    assert clerk.get("/api/v1/batches").status_code == 200
+
+
+def set_active(database_url: str, home: Path, username: str, active: bool) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        with Session(engine) as session:
+            master = MasterKey.load_or_create(home / "keys" / MASTER_KEY_FILE)
+            trace_services(session, KeyStore(session, master)).accounts.set_active(username, active)
+            session.commit()
+    finally:
+        engine.dispose()
