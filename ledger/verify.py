@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, exists, func, select
+from sqlalchemy import Connection, Engine, String, exists, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from farmtrace.ledger.bundle import NoCheckpoint, proof_bundle
@@ -211,25 +211,27 @@ class _Counts:
     unsequenced: int = 0
 
 
-_ENTRY_COLUMNS = (
-    EntryRow.batch,
-    EntryRow.seq,
-    EntryRow.entry_hash,
-    EntryRow.canonical,
-    EntryRow.signature,
-    EntryRow.client_id,
-    EntryRow.entry_type,
-    EntryRow.author,
-    EntryRow.key_id,
-    EntryRow.recorded_at,
-    MerkleLeaf.leaf_index,
-    Unsequenced.entry_id.is_not(None),
-)
-
-
-def _entry_rows():  # type: ignore[no-untyped-def]
+def entry_rows(dialect: str):  # type: ignore[no-untyped-def]
+    """The query of the entry pass: one row per entry in (batch, seq) order, as
+    verify_rows.check_chunk takes them (see verify_rows.Row)."""
+    # On SQLite recorded_at comes as the stored text, which verify_rows compares as text:
+    # cheaper than a datetime to make, to send to a worker and to compare.
+    recorded_at = type_coerce(EntryRow.recorded_at, String) if dialect == "sqlite" else EntryRow.recorded_at
     return (
-        select(*_ENTRY_COLUMNS)
+        select(
+            EntryRow.batch,
+            EntryRow.seq,
+            EntryRow.entry_hash,
+            EntryRow.canonical,
+            EntryRow.signature,
+            EntryRow.client_id,
+            EntryRow.entry_type,
+            EntryRow.author,
+            EntryRow.key_id,
+            recorded_at,
+            MerkleLeaf.leaf_index,
+            Unsequenced.entry_id.is_not(None),
+        )
         .outerjoin(MerkleLeaf, MerkleLeaf.entry_id == EntryRow.id)
         .outerjoin(Unsequenced, Unsequenced.entry_id == EntryRow.id)
         .order_by(EntryRow.batch, EntryRow.seq, EntryRow.id)
@@ -248,7 +250,9 @@ def _check_entries(
     total = conn.scalar(select(func.count()).select_from(EntryRow)) or 0
     if total <= chunk_rows:
         workers = 1  # a pool costs more to start than a chunk takes to check
-    result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(_entry_rows())
+    result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(
+        entry_rows(conn.dialect.name)
+    )
     chunks = ([tuple(row) for row in part] for part in result.partitions(chunk_rows))
     counts = _Counts()
     before: Link | None = None
@@ -337,7 +341,7 @@ def verify_batch(
     problems = Problems()
     conn = session.connection()
     history = replay_key_history(conn, root_public_key, problems)
-    rows = [tuple(row) for row in conn.execute(_entry_rows().where(EntryRow.batch == batch))]
+    rows = [tuple(row) for row in conn.execute(entry_rows(conn.dialect.name).where(EntryRow.batch == batch))]
     if not rows:
         raise VerificationError(f"batch {batch}: no such batch in the store")
     chunk = check_chunk(rows, history)

@@ -10,12 +10,19 @@ comparing them with the C json module's output, which for ledger JSON without ch
 beyond U+FFFF is byte-identical to RFC 8785 (see `_fast_stored_entry`; the equivalence is
 tested against the rfc8785 package on a generated corpus). Anything the fast path does not
 accept goes through parse_stored_entry, which gives the error message.
+
+`check_row` has the same two speeds: `_fast_link` accepts a row only if every check of
+the full path holds (it makes each of them, more cheaply), and otherwise declines without
+saying why; the full path then runs and names the problem. A row is therefore accepted
+exactly when the full path would accept it (see `_fast_link` for the argument).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from binascii import a2b_base64
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,19 +31,32 @@ from datetime import UTC, datetime
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any, NamedTuple
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.dialects import sqlite
+
 from farmtrace.ledger.canonical import MAX_SAFE_INTEGER, MIN_SAFE_INTEGER
 from farmtrace.ledger.encoding import b64encode
-from farmtrace.ledger.entry import MAX_ENTRY_BYTES, Entry, parse_stored_entry, validate_fields
+from farmtrace.ledger.entry import (
+    MAX_ENTRY_BYTES,
+    SIGNATURE_CONTEXT,
+    Entry,
+    parse_stored_entry,
+    validate_fields,
+)
 from farmtrace.ledger.errors import FormatError, KeyNotUsable, SignatureError
-from farmtrace.ledger.hashing import leaf_hash
+from farmtrace.ledger.hashing import LEAF_PREFIX, leaf_hash
 from farmtrace.ledger.keyhistory import KeyHistory
 from farmtrace.ledger.keys import verify_signature
+from farmtrace.ledger.models import EntryRow
 from farmtrace.ledger.verify_report import Problem, entry_problem
 
 # One row of the entry pass, in this order (see verify.py's query):
 # batch, seq, entry_hash, canonical, signature, client_id, entry_type, author, key_id,
 # recorded_at, leaf_index, queued
 Row = tuple[Any, ...]
+
+_SQLITE = sqlite.dialect()
 
 # Lead bytes of 4-byte UTF-8 sequences (characters beyond U+FFFF) and bytes never valid
 # in UTF-8: JCS sorts keys by UTF-16 code units, Python by code points, and the two orders
@@ -48,7 +68,7 @@ class _NotFast(Exception):
     """The fast path declines; the slow path will decide (and explain)."""
 
 
-def _refuse(_text: str) -> Any:
+def _refuse(_value: Any) -> Any:
     raise _NotFast
 
 
@@ -57,6 +77,28 @@ def _safe_int(text: str) -> int:
     if not MIN_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
         raise _NotFast
     return value
+
+
+# Built once: json.loads with hooks builds a new decoder per call, which cost as much as
+# the parse. Floats, NaN/Infinity and integers beyond the I-JSON safe range are refused.
+_DECODER = json.JSONDecoder(parse_float=_refuse, parse_constant=_refuse, parse_int=_safe_int)
+
+
+def _make_encoder() -> Callable[[Any], str]:
+    """json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True), faster.
+
+    The C encoder built once (what JSONEncoder.iterencode builds on every call); without
+    the C accelerator, the equivalent JSONEncoder. Values are parsed JSON: no cycles, no
+    floats, every key a str.
+    """
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+    chunks = c_make_encoder(None, _refuse, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_ENCODE = _make_encoder()
 
 
 def fast_canonical_value(data: bytes) -> tuple[bool, Any]:
@@ -68,21 +110,25 @@ def fast_canonical_value(data: bytes) -> tuple[bool, Any]:
     \\u00xx, everything else verbatim), integers as RFC 8785 writes safe integers, and
     sorts keys by code point, which equals JCS's UTF-16 order without non-BMP characters.
     Floats, NaN, unsafe integers and lone surrogates are declined before they get there.
+    Since the value is written back and compared byte for byte, any other spelling of it
+    (whitespace, key order, escapes, number forms, a duplicate key, which the parse
+    collapses) differs from what is written and is declined.
     """
-    if _NOT_BMP.search(data):
+    if not data.isascii() and _NOT_BMP.search(data):
         return False, None
     try:
-        value = json.loads(
-            data.decode("utf-8"), parse_float=_refuse, parse_constant=_refuse, parse_int=_safe_int
-        )
-        again = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        text = data.decode("utf-8")
+        value, end = _DECODER.raw_decode(text)
+        if end != len(text):
+            return False, None
+        again = _ENCODE(value).encode("utf-8")
     except (ValueError, _NotFast):  # includes JSONDecodeError, UnicodeDecodeError/EncodeError
         return False, None
     return (True, value) if again == data else (False, None)
 
 
-def _fast_stored_entry(data: bytes) -> Entry | None:
-    """The entry, if `data` is certainly canonical and valid; None if unsure."""
+def _fast_fields(data: bytes) -> dict[str, Any] | None:
+    """The fields of a valid entry whose canonical bytes are `data`; None if unsure."""
     if len(data) > MAX_ENTRY_BYTES:
         return None
     accepted, value = fast_canonical_value(data)
@@ -92,7 +138,15 @@ def _fast_stored_entry(data: bytes) -> Entry | None:
         validate_fields(value)
     except FormatError:
         return None
-    return Entry(fields=value, canonical=bytes(data), hash=leaf_hash(data))
+    return value
+
+
+def _fast_stored_entry(data: bytes) -> Entry | None:
+    """The entry, if `data` is certainly canonical and valid; None if unsure."""
+    fields = _fast_fields(data)
+    if fields is None:
+        return None
+    return Entry(fields=fields, canonical=bytes(data), hash=leaf_hash(data))
 
 
 def stored_entry(data: bytes) -> Entry:
@@ -127,6 +181,72 @@ class ChunkResult:
 def check_row(row: Row, history: KeyHistory) -> tuple[Link, Problem | None, bool]:
     """Everything about one stored row except its links: (link, first problem or None,
     whether its signature was verified)."""
+    link = _fast_link(row, history)
+    if link is not None:
+        return link, None, True
+    return _full_check_row(row, history)
+
+
+_VERIFIERS: dict[bytes, Ed25519PublicKey] = {}  # public key bytes -> key object, per process
+
+
+def _verifier(public_key: bytes) -> Ed25519PublicKey:
+    verifier = _VERIFIERS.get(public_key)
+    if verifier is None:
+        verifier = _VERIFIERS[public_key] = Ed25519PublicKey.from_public_bytes(public_key)
+    return verifier
+
+
+def _fast_link(row: Row, history: KeyHistory) -> Link | None:
+    """The row's link if every check of `_full_check_row` holds for it; None otherwise.
+
+    Soundness: this returns a link only after making each check of the full path, on the
+    same values, so it accepts nothing the full path refuses:
+    - the bytes: `_fast_fields` accepts only what parse_stored_entry accepts (canonical,
+      at most MAX_ENTRY_BYTES, valid fields), with the same fields;
+    - entry_hash: leaf_hash of the bytes, computed here;
+    - the index columns: the same tuple comparison, and recorded_at by `_same_time`;
+    - the key: KeyHistory.check's conditions (known key, the author's, KeyRecord.valid_at
+      the entry's recorded time);
+    - the signature: Ed25519 over SIGNATURE_CONTEXT + bytes with the record's key, as
+      verify_signature does (64 bytes, and a key that loads);
+    - leaf or queued, exactly one.
+    Any failure, or anything unexpected, returns None and the full path decides.
+    """
+    batch, seq, entry_hash, canonical, signature = row[:5]
+    client_id, entry_type, author, key_id, when, leaf, queued = row[5:]
+    if (leaf is None) == (not queued) or len(signature) != 64:
+        return None
+    canonical = bytes(canonical)
+    fields = _fast_fields(canonical)
+    if fields is None:
+        return None
+    digest = hashlib.sha256(LEAF_PREFIX + canonical).digest()
+    stamp = fields["recorded_at"]
+    # What parse_recorded_at returns for a stamp validate_fields accepted (the same UTC
+    # time), without its checks.
+    moment = datetime.fromisoformat(stamp)
+    if (
+        digest != entry_hash
+        or (fields["batch"], fields["seq"], fields["id"], fields["type"], fields["author"], fields["key"])
+        != (batch, seq, client_id, entry_type, author, key_id)
+        or not _same_time(when, stamp, moment)
+    ):
+        return None
+    record = history.keys.get(key_id)
+    if record is None or record.org != author or not record.valid_at(moment):
+        return None
+    try:
+        _verifier(record.public_key).verify(bytes(signature), SIGNATURE_CONTEXT + canonical)
+    except (InvalidSignature, ValueError):
+        return None
+    prev = fields["prev"]
+    # validate_fields checked prev is the canonical base64 of 32 bytes, so a plain decode is exact.
+    return Link(batch, seq, leaf, None if prev is None else a2b_base64(prev), digest, stamp, True)
+
+
+def _full_check_row(row: Row, history: KeyHistory) -> tuple[Link, Problem | None, bool]:
+    """check_row by the book, naming the first problem found."""
     batch, seq, entry_hash, canonical, signature, *columns, leaf, queued = row
     entry_hash, canonical, signature = bytes(entry_hash), bytes(canonical), bytes(signature)
     try:
@@ -163,10 +283,40 @@ def check_row(row: Row, history: KeyHistory) -> tuple[Link, Problem | None, bool
     return link, None, True
 
 
+# How SQLAlchemy reads the recorded_at column on SQLite, where it is stored as text
+# ("2026-09-01 00:00:00.123000", no offset: the ledger stores UTC); verify.py fetches it
+# as that text.
+_SQLITE_TIME = EntryRow.__table__.c.recorded_at.type.dialect_impl(_SQLITE).result_processor(_SQLITE, None)
+
+
+def _same_time(column: object, stamp: str, moment: datetime) -> bool:
+    """Whether the recorded_at column holds the entry's recorded_at (`stamp`, validated,
+    and `moment`, the time it denotes).
+
+    A datetime (PostgreSQL) is compared as a time. Text (SQLite) is compared with the
+    exact text SQLAlchemy writes for that time, which it reads back as that time; any
+    other text is left to `_column_time` and the full path, which read it as the
+    application would.
+    """
+    if isinstance(column, str):
+        return column == f"{stamp[:10]} {stamp[11:23]}000"
+    return isinstance(column, datetime) and _aware(column) == moment
+
+
+def _column_time(column: object) -> object:
+    """The recorded_at column as the application reads it (text as SQLite stores it)."""
+    if isinstance(column, str):
+        try:
+            column = _SQLITE_TIME(column)
+        except ValueError:
+            return column  # not a time at all: shown as it is
+    return _aware(column)
+
+
 def _column_mismatch(entry: Entry, batch: str, seq: int, columns: list[Any]) -> str | None:
     client_id, entry_type, author, key_id, recorded_at = columns
     fields = entry.fields
-    recorded = _aware(recorded_at)
+    recorded = _column_time(recorded_at)
     if (batch, seq, client_id, entry_type, author, key_id) == (
         fields["batch"],
         fields["seq"],
@@ -233,15 +383,27 @@ def check_chunk(rows: list[Row], history: KeyHistory) -> ChunkResult:
     first = before = None
     batch_starts = signatures = unsequenced = 0
     for position, row in enumerate(rows):
-        link, problem, signed = check_row(row, history)
-        signatures += signed
-        if problem is not None:
-            problems.append((position, problem))
+        link = _fast_link(row, history)
+        if link is None:
+            link, problem, signed = _full_check_row(row, history)
+            signatures += signed
+            if problem is not None:
+                problems.append((position, problem))
+        else:
+            signatures += 1
         if row[-1]:
             unsequenced += 1
         if before is None:
             first = link
-        else:
+        elif not (
+            # The usual case, in which link_problem finds nothing; anything else goes to it.
+            link.batch == before.batch
+            and link.seq == before.seq + 1
+            and link.prev == before.hash
+            and link.recorded_at is not None
+            and before.recorded_at is not None
+            and link.recorded_at >= before.recorded_at
+        ):
             if link.batch != before.batch:
                 batch_starts += 1
             linked = link_problem(before, link)

@@ -1,15 +1,16 @@
 """Checks of the Merkle log as stored: leaves, stored hashes, checkpoints, trusted checkpoints.
 
 `TreePass` reads the leaves in order and recomputes every stored hash from the entries'
-hashes (tlog.stored_hashes_for_batch over an in-memory frontier of O(log n) hashes, so a
-tree of any size is checked in bounded memory), compares them with merkle_hash, and keeps
-the recomputed root at every size a checkpoint (stored or trusted) names. Checkpoints are
+hashes, keeping only the roots of the complete subtrees so far (O(log n) hashes, so a tree
+of any size is checked in bounded memory), compares them with merkle_hash, and keeps the
+recomputed root at every size a checkpoint (stored or trusted) names. Checkpoints are
 then compared with those roots, and consecutive ones are tied by consistency proofs built
 from the stored hashes, as a client holding the older one would check.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, func, select
 from farmtrace.ledger.checkpoint import Checkpoint, open_checkpoint
 from farmtrace.ledger.encoding import b64encode
 from farmtrace.ledger.errors import LedgerError, SignatureError, TreeError
-from farmtrace.ledger.hashing import EMPTY_ROOT
+from farmtrace.ledger.hashing import EMPTY_ROOT, NODE_PREFIX, node_hash
 from farmtrace.ledger.keyhistory import KeyRecord
 from farmtrace.ledger.models import Checkpoint as CheckpointRow
 from farmtrace.ledger.models import EntryRow, MerkleHash, MerkleLeaf
@@ -29,9 +30,6 @@ from farmtrace.ledger.tlog import (
     split_stored_hash_index,
     stored_hash_count,
     stored_hash_index,
-    stored_hashes_for_batch,
-    tree_hash,
-    tree_hash_indexes,
     tree_proof_indexes,
 )
 from farmtrace.ledger.verify_report import Problem, Problems, checkpoint_problem, leaf_problem
@@ -64,6 +62,47 @@ def read_stored(conn: Connection, indexes: Iterable[int]) -> dict[int, bytes]:
     return found
 
 
+class Frontier:
+    """The roots of the complete subtrees of a tree's first `size` leaves, largest
+    (leftmost) first: one per set bit of size, O(log n) hashes whatever the size."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.subtrees: list[bytes] = []
+
+    def append(self, leaf_hashes: Sequence[bytes]) -> list[bytes]:
+        """Add leaves; return the hashes tlog stores for them, in stored-index order (what
+        tlog.stored_hashes_for_batch returns, without reading anything).
+
+        Appending leaf i stores its hash, then one node per trailing 1 bit of i: each
+        completes a subtree with the newest complete subtree of the same height, which is
+        the last of `subtrees` (RFC 6962 §2.1 interior node hash).
+        """
+        computed: list[bytes] = []
+        subtrees = self.subtrees
+        sha256 = hashlib.sha256
+        i = self.size
+        for h in leaf_hashes:
+            computed.append(h)
+            for _ in range((i ^ (i + 1)).bit_length() - 1):
+                h = sha256(NODE_PREFIX + subtrees.pop() + h).digest()
+                computed.append(h)
+            subtrees.append(h)
+            i += 1
+        self.size = i
+        return computed
+
+    def root(self) -> bytes:
+        """RFC 6962 Merkle tree hash of the first `size` leaves: the complete subtrees
+        joined from the right, as tlog.tree_hash does from their stored hashes."""
+        if not self.subtrees:
+            return EMPTY_ROOT
+        root = self.subtrees[-1]
+        for left in reversed(self.subtrees[:-1]):
+            root = node_hash(left, root)
+        return root
+
+
 class TreePass:
     """Recompute the tree from the leaves, a chunk per `step()`, recording into `problems`."""
 
@@ -74,7 +113,7 @@ class TreePass:
         self.roots: dict[int, bytes] = {0: EMPTY_ROOT}
         self.size = 0  # leaves recomputed so far
         self.leaf_rows = 0
-        self.frontier: dict[int, bytes] = {}
+        self.frontier = Frontier()
         self._stop = 0  # index into self.stops
         last = conn.scalar(select(func.max(MerkleLeaf.leaf_index)))
         self._end = 0 if last is None else last + 1
@@ -97,6 +136,13 @@ class TreePass:
         ).all()
         self._next_leaf = start + LEAF_CHUNK
         self.leaf_rows += len(rows)
+        stop = min(self._next_leaf, self._end)
+        hashes = [entry_hash for _leaf, entry_hash in rows]
+        if len(rows) == stop - start and None not in hashes:
+            # The usual case. leaf_index is the primary key and every row is in
+            # [start, stop): as many rows as indexes means each leaf is there, in order.
+            self._absorb_whole([bytes(h) for h in hashes])
+            return True
         leaves: list[tuple[int, bytes | None]] = []
         expected = start
         for leaf_index, entry_hash in rows:
@@ -104,7 +150,6 @@ class TreePass:
             leaves.append((leaf_index, None if entry_hash is None else bytes(entry_hash)))
             expected = leaf_index + 1
         # Leaves absent at the end of this chunk's range (rows cannot tell about them).
-        stop = min(self._next_leaf, self._end)
         leaves.extend((missing, None) for missing in range(expected, stop))
         if not self._absorb(leaves):
             self._done = True
@@ -115,6 +160,16 @@ class TreePass:
     def run(self) -> None:
         while self.step():
             pass
+
+    def _absorb_whole(self, leaf_hashes: list[bytes]) -> None:
+        """Add the next leaves, none missing, flushing at every wanted size."""
+        taken = 0
+        while taken < len(leaf_hashes):
+            take = len(leaf_hashes) - taken
+            if self._stop < len(self.stops):
+                take = min(take, self.stops[self._stop] - self.size)
+            self._flush(leaf_hashes[taken : taken + take])
+            taken += take
 
     def _absorb(self, leaves: list[tuple[int, bytes | None]]) -> bool:
         """Add leaves in order, flushing at every wanted size; False if the tree breaks off."""
@@ -150,20 +205,20 @@ class TreePass:
         if not leaf_hashes:
             return
         first = stored_hash_count(self.size)
-        computed = stored_hashes_for_batch(self.size, leaf_hashes, _DictReader(self.frontier))
-        stored = self.conn.execute(
-            select(MerkleHash.idx, MerkleHash.hash)
+        computed = self.frontier.append(leaf_hashes)
+        self.size = self.frontier.size
+        # idx is the primary key: as many rows as hashes in [first, first + n) means each
+        # index is there once, and in idx order they line up with `computed`.
+        stored = self.conn.scalars(
+            select(MerkleHash.hash)
             .where(MerkleHash.idx >= first, MerkleHash.idx < first + len(computed))
             .order_by(MerkleHash.idx)
         ).all()
-        if [bytes(h) for _i, h in stored] != computed or (stored and stored[0][0] != first):
-            self._report_stored(first, computed, {idx: bytes(h) for idx, h in stored})
-        self.size += len(leaf_hashes)
-        new = dict(zip(range(first, first + len(computed)), computed, strict=True))
-        self.frontier = {i: self.frontier[i] if i < first else new[i] for i in tree_hash_indexes(self.size)}
+        if [bytes(h) for h in stored] != computed:
+            self._report_stored(first, computed, read_stored(self.conn, range(first, first + len(computed))))
         while self._stop < len(self.stops) and self.stops[self._stop] <= self.size:
             if self.stops[self._stop] == self.size:
-                self.roots[self.size] = tree_hash(self.size, _DictReader(self.frontier))
+                self.roots[self.size] = self.frontier.root()
             self._stop += 1
 
     def _report_stored(self, first: int, computed: list[bytes], stored: dict[int, bytes]) -> None:

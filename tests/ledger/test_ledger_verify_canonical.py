@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from farmtrace.ledger.canonical import MAX_SAFE_INTEGER, canonical_bytes
 from farmtrace.ledger.entry import parse_stored_entry
 from farmtrace.ledger.errors import FormatError
-from farmtrace.ledger.verify_rows import fast_canonical_value, stored_entry
+from farmtrace.ledger.verify_rows import _ENCODE, fast_canonical_value, stored_entry
 
 PIECES = [
     "a",
@@ -103,6 +103,8 @@ def test_the_fast_path_agrees_with_rfc8785_on_a_generated_corpus() -> None:
     accepted = declined_canonical = 0
     for _ in range(20_000):
         value = random_value(rng)
+        # The encoder built once is json.dumps with the same options.
+        assert _ENCODE(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
         for data in spellings(value):
             accepted += check(data)
         canonical = rfc8785.dumps(value)

@@ -26,6 +26,7 @@ from farmtrace.ledger.errors import FormatError, KeyNotUsable, SignatureError
 from farmtrace.ledger.keyhistory import KeyHistory, registration_payload, revocation_payload
 from farmtrace.ledger.keys import SigningKey, verify_signature
 from farmtrace.ledger.tiles import format_entry_bundle, parse_entry_bundle
+from farmtrace.ledger.verify_rows import _fast_fields, stored_entry
 
 PATH = Path(__file__).resolve().parents[1] / "vectors" / "ledger" / "entries.json"
 KEY_NAMES = ("root", "log", "coop-1", "lab-1")
@@ -339,6 +340,8 @@ def test_entry_bytes_hash_and_signature(vector: dict) -> None:
     canonical = vector["canonical"].encode("utf-8")
     assert canonical_bytes(vector["fields"]) == canonical
     assert parse_stored_entry(canonical).fields == vector["fields"]
+    # The verifier's fast path takes every vector (none has characters beyond U+FFFF).
+    assert _fast_fields(canonical) == vector["fields"]
     digest = hashlib.sha256(b"\x00" + canonical).digest()
     assert (b64encode(digest), digest.hex()) == (vector["hash"], vector["hash_hex"])
     signer = next(key for key in VECTORS["keys"] if key["key_id"] == vector["signed_by"])
@@ -379,9 +382,15 @@ def test_the_key_history_accepts_and_rejects_as_stated() -> None:
 @pytest.mark.parametrize("case", VECTORS.get("stored_mutations", []), ids=lambda c: c["description"])
 def test_stored_mutations_are_rejected(case: dict) -> None:
     assert case["want_err"]
+    stored = case["stored"].encode("utf-8")
     with pytest.raises(FormatError) as caught:
-        parse_stored_entry(case["stored"].encode("utf-8"))
+        parse_stored_entry(stored)
     assert case["error"] in str(caught.value)
+    # The verifier's fast path declines it, and its way in gives the same error.
+    assert _fast_fields(stored) is None
+    with pytest.raises(FormatError) as fast:
+        stored_entry(stored)
+    assert str(fast.value) == str(caught.value)
 
 
 @pytest.mark.parametrize("case", VECTORS.get("bad_signatures", []), ids=lambda c: c["description"])
