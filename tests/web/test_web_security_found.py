@@ -7,8 +7,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import test_web_console_kit as console_kit
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from test_web_console_kit import Console, seeded_app, signed_in
 from web_api_kit import Api, bootstrap, make_app, make_settings, seed_county
 
 from farmtrace.ledger.db import create_db_engine
@@ -16,6 +18,8 @@ from farmtrace.ledger.keys import MasterKey
 from farmtrace.ledger.keystore import KeyStore
 from farmtrace.trace.services import trace_services
 from farmtrace.web.api.context import MASTER_KEY_FILE
+
+cheap_scrypt = console_kit.cheap_scrypt  # a fixture of the console tests
 
 
 @pytest.fixture
@@ -105,3 +109,21 @@ def set_active(database_url: str, home: Path, username: str, active: bool) -> No
             session.commit()
     finally:
         engine.dispose()
+
+
+def test_signing_out_of_the_console_refuses_a_copy_of_the_cookie_taken_before(
+    database_factory: object, tmp_path: Path, cheap_scrypt: None
+) -> None:
+    # The signed cookie carried the whole session: a copy went on working for days.
+    app = seeded_app(database_factory, tmp_path)
+    try:
+        member = signed_in(app, "coop-user")
+        copied = member.client.get_cookie("ft_session")
+        assert copied is not None
+        assert member.post("/console/logout").status_code == 303
+        thief = Console(app.test_client())
+        thief.client.set_cookie("ft_session", copied.value)
+        response = thief.get("/console/coop/")
+        assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
+    finally:
+        app.extensions["farmtrace.engine"].dispose()

@@ -9,11 +9,15 @@ the operator's people, organisations, tokens and keys need `admin`.
 
 A session is valid only while its generation matches the user's row in
 console_session_generation: "log out everywhere" (and a password reset, or deactivating
-the user) bumps it, and every cookie signed before is refused on its next request.
+the user) bumps it, and every cookie signed before is refused on its next request. Each
+sign-in also gets a random session id; signing out records it in console_ended_session,
+so that a copy of the cookie taken before is refused too (the cookie itself is only
+cleared in the browser that signed out).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,13 +25,13 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import abort, current_app, g, redirect, request, session, url_for
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from farmtrace.trace.models.accounts import User
 from farmtrace.trace.models.registry import Org
 from farmtrace.trace.orgs import ORG_KINDS, PRODUCER_KINDS
-from farmtrace.web.console.models import SessionGeneration
+from farmtrace.web.console.models import EndedSession, SessionGeneration
 from farmtrace.web.console.sessions import SESSION_ABSOLUTE_LIFETIME
 from farmtrace.web.db import get_session
 
@@ -115,6 +119,22 @@ def start_session(db: Session, account: User) -> None:
     session["uid"] = account.id
     session["gen"] = generation(db, account.id)
     session["auth_at"] = int(now().timestamp())
+    session["sid"] = secrets.token_urlsafe(16)
+
+
+def end_session(db: Session) -> None:
+    """Sign this session out for good: its id is refused from now on, by every worker, even
+    in a copy of the cookie. Ids of sessions that have reached their absolute lifetime are
+    forgotten here (they are refused by age anyway)."""
+    sid, auth_at = session.get("sid"), session.get("auth_at")
+    session.clear()
+    if not isinstance(sid, str) or not isinstance(auth_at, int):
+        return
+    db.execute(delete(EndedSession).where(EndedSession.expires_at < now()))
+    if db.get(EndedSession, sid) is None:
+        expires = datetime.fromtimestamp(auth_at, UTC) + SESSION_ABSOLUTE_LIFETIME
+        db.add(EndedSession(session_id=sid, expires_at=expires))
+    db.flush()
 
 
 def load_user() -> None:
@@ -130,6 +150,7 @@ def load_user() -> None:
     fresh = (
         isinstance(auth_at, int) and now().timestamp() - auth_at < SESSION_ABSOLUTE_LIFETIME.total_seconds()
     )
+    sid = session.get("sid")
     if (
         account is None
         or org is None
@@ -137,6 +158,8 @@ def load_user() -> None:
         or not org.active
         or not fresh
         or session.get("gen") != generation(db, account.id)
+        or not isinstance(sid, str)
+        or db.get(EndedSession, sid) is not None
     ):
         session.clear()
         return

@@ -12,6 +12,7 @@ from farmtrace.web.console import csrf, throttle
 from farmtrace.web.console.access import (
     bump_generation,
     current_user,
+    end_session,
     now,
     require,
     safe_next,
@@ -75,7 +76,7 @@ def _secret() -> bytes:
 
 @bp.post("/logout")
 def logout() -> Response:
-    session.clear()
+    end_session(get_session())
     csrf.rotate()
     flash(translate("login.logged_out"), "ok")
     return redirect(url_for("console.auth.login"), code=303)

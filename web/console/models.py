@@ -1,8 +1,9 @@
-"""Console working tables: login throttling and per-user session generations.
+"""Console working tables: login throttling, per-user session generations and the sessions
+signed out.
 
-Both live in the database, not in a worker's memory, so that every gunicorn worker (and
-every instance behind a load balancer) sees the same failure counts and the same
-"log out everywhere".
+They live in the database, not in a worker's memory, so that every gunicorn worker (and
+every instance behind a load balancer) sees the same failure counts, the same
+"log out everywhere" and the same signed-out sessions.
 """
 
 from __future__ import annotations
@@ -33,3 +34,16 @@ class SessionGeneration(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("trace_user.id"), primary_key=True, autoincrement=False)
     generation: Mapped[int] = mapped_column(Integer)
+
+
+class EndedSession(Base):
+    """A session signed out ("退出"): its cookie, or a copy of it, is refused from then on.
+
+    A row is needed only until the session would have ended anyway (its absolute lifetime);
+    rows past `expires_at` are deleted at the next sign-out.
+    """
+
+    __tablename__ = "console_ended_session"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
