@@ -4,22 +4,29 @@ The answer for anything that is not an issued code is one of three: "typo" (the 
 character failed: a hint, no lookup), "invalid" (not a URI of ours: the parser's reason)
 or "not_genuine" (forged, never issued, or a real serial pasted into another batch's
 Digital Link). "not_genuine" carries no detail, so a forger learns nothing from it.
+
+A scan of an issued code costs four statements (three when not counted; see
+trace/codes/resolve.py and scans.py): the code with its range, batch, product, void and
+chain head; the scan's two inserts (one on PostgreSQL); the item's scans; the
+certificates. When the batch was first packed is a fact of its chain, so it is kept per
+process by (batch, head hash): a chain only grows, so the same head means the same entries.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from farmtrace.ledger.entry import parse_stored_entry
 from farmtrace.ledger.models import EntryRow
-from farmtrace.trace.codes.models import CodeVoid
 from farmtrace.trace.codes.resolve import Identified, Located, locate
-from farmtrace.trace.codes.scans import Scanner, ScanSummary, recent_places, record_scan, scan_summary
+from farmtrace.trace.codes.scans import Scanner, ScanSummary, item_scans, record_scan
 from farmtrace.trace.codes.signals import BURST_WINDOW, Signal, scan_signals
 from farmtrace.trace.errors import InvalidInput, SerialForged, SerialTypo
 from farmtrace.trace.events.types import PACKED
@@ -70,6 +77,7 @@ class ScanFacts:
     void_reason: str | None = None
     signals: tuple[Signal, ...] = ()
     certificates: tuple[Certificate, ...] = ()
+    head: bytes | None = None  # internal: the batch chain's head entry hash, for page caches
 
     @property
     def genuine(self) -> bool:
@@ -89,11 +97,17 @@ def scan_facts(
     now: datetime | None = None,
     scanner: Scanner | None = None,
     domain: str | None = None,
+    writer: Session | None = None,
+    with_certificates: bool = True,
 ) -> ScanFacts:
     """Resolve a scanned URI or typed serial and gather what its scan page shows.
 
-    With `scanner`, a scan of an issued code is recorded first (in `session`, which the
-    caller commits), so the count includes it. Never raises for bad input.
+    With `scanner`, a scan of an issued code is recorded first, in `writer` (default
+    `session`; the caller commits it), and the item's count is read there, so it includes
+    the scan. A separate writer lets SQLite hold its write lock for those two steps only,
+    and leaves unknown codes to the reading session. Without `with_certificates` the
+    certificates are not read (a page that shows them from elsewhere). Never raises for bad
+    input.
     """
     now = now or datetime.now(UTC)
     try:
@@ -107,12 +121,13 @@ def scan_facts(
     if not _link_matches(code, located):
         return ScanFacts(NOT_GENUINE)
     rng, batch, product = located.range, located.batch, located.product
-    void_reason = voided_reason(session, rng.id, code.n)
+    void_reason = located.void_reason
+    counter = session if writer is None else writer
     if scanner is not None:
-        record_scan(session, code.n, now, scanner)
-    summary = scan_summary(session, code.n)
-    places = len(recent_places(session, code.n, now - BURST_WINDOW)) if summary else 0
-    packed_at = packed_time(session, batch.id)
+        record_scan(counter, code.n, now, scanner)
+    scans = item_scans(counter, code.n, now - BURST_WINDOW)
+    summary, places = scans.summary, scans.recent_places
+    packed_at = _packed_time_of(session, batch.id, located.head)
     gtin = validate_gtin(product.gtin) if product.gtin else None
     return ScanFacts(
         status=VOIDED if void_reason is not None else GENUINE,
@@ -138,7 +153,8 @@ def scan_facts(
             recent_places=places,
             recalled=bool(batch.recalled),
         ),
-        certificates=certificates(session, product.id, batch.id),
+        certificates=certificates(session, product.id, batch.id) if with_certificates else (),
+        head=located.head,
     )
 
 
@@ -155,37 +171,66 @@ def _link_matches(code: Identified, located: Located) -> bool:
 
 
 # The statements are built once: building one costs more than running it on an index.
-_VOID_REASON = (
-    select(CodeVoid.reason)
-    .where(
-        CodeVoid.range_id == bindparam("range_id"),
-        CodeVoid.first_n <= bindparam("n"),
-        CodeVoid.first_n + CodeVoid.count > bindparam("n"),
-    )
-    .order_by(CodeVoid.id)
-    .limit(1)
-)
 _FIRST_PACKING = (
     select(EntryRow.canonical)
     .where(EntryRow.batch == bindparam("batch"), EntryRow.entry_type == PACKED)
     .order_by(EntryRow.seq)
     .limit(1)
 )
-_PRODUCT_CERTIFICATES = (
-    select(ProductCertificate)
-    .where(ProductCertificate.product_id == bindparam("product"))
-    .order_by(ProductCertificate.id)
-)
-_BATCH_CERTIFICATES = (
-    select(BatchCertificate)
-    .where(BatchCertificate.batch_id == bindparam("batch"))
-    .order_by(BatchCertificate.seq)
-)
+# The product's certificates (by id), then the batch's (by seq), in one statement.
+_CERTIFICATES = union_all(
+    select(
+        ProductCertificate.scheme,
+        ProductCertificate.number,
+        ProductCertificate.issuer,
+        ProductCertificate.valid_from,
+        ProductCertificate.valid_until,
+        literal("product").label("scope"),
+        literal(0).label("part"),
+        ProductCertificate.id.label("position"),
+    ).where(ProductCertificate.product_id == bindparam("product")),
+    select(
+        BatchCertificate.scheme,
+        BatchCertificate.number,
+        BatchCertificate.issuer,
+        BatchCertificate.valid_from,
+        BatchCertificate.valid_until,
+        literal("batch"),
+        literal(1),
+        BatchCertificate.seq,
+    ).where(BatchCertificate.batch_id == bindparam("batch")),
+).order_by("part", "position")
+PACKED_CACHE_SIZE: Final = 4096
 
 
-def voided_reason(session: Session, range_id: int, n: int) -> str | None:
-    """The reason of the first void covering code n, or None."""
-    return session.scalars(_VOID_REASON, {"range_id": range_id, "n": n}).first()
+class _PackedTimes:
+    """When each batch was first packed, per (batch, head hash); per process, bounded."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.items: OrderedDict[tuple[str, bytes], datetime | None] = OrderedDict()
+
+    def get(self, session: Session, batch_id: str, head: bytes) -> datetime | None:
+        key = (batch_id, head)
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        found = packed_time(session, batch_id)
+        with self.lock:
+            self.items[key] = found
+            while len(self.items) > PACKED_CACHE_SIZE:
+                self.items.popitem(last=False)
+        return found
+
+
+_PACKED_TIMES = _PackedTimes()
+
+
+def _packed_time_of(session: Session, batch_id: str, head: bytes | None) -> datetime | None:
+    if head is None:
+        return packed_time(session, batch_id)
+    return _PACKED_TIMES.get(session, batch_id, head)
 
 
 def packed_time(session: Session, batch_id: str) -> datetime | None:
@@ -195,15 +240,9 @@ def packed_time(session: Session, batch_id: str) -> datetime | None:
 
 
 def certificates(session: Session, product_id: str, batch_id: str) -> tuple[Certificate, ...]:
-    found = [
-        Certificate(c.scheme, c.number, c.issuer, c.valid_from, c.valid_until, "product")
-        for c in session.scalars(_PRODUCT_CERTIFICATES, {"product": product_id})
-    ]
-    found += [
-        Certificate(c.scheme, c.number, c.issuer, c.valid_from, c.valid_until, "batch")
-        for c in session.scalars(_BATCH_CERTIFICATES, {"batch": batch_id})
-    ]
-    return tuple(found)
+    """The product's certificates, then the batch's; one statement."""
+    rows = session.execute(_CERTIFICATES, {"product": product_id, "batch": batch_id})
+    return tuple(Certificate(*row[:6]) for row in rows)
 
 
 def facts_json(facts: ScanFacts) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 `identify` needs no database: it parses the URI, checks the serial's check character (a
 typo) and its MAC (a forgery) and returns the code number n. `find_range` is the one
-indexed query: the range with the largest first_n <= n, joined to its batch and product.
+indexed query: the range with the largest first_n <= n, joined to its batch and product,
+with the void covering n (if any) and the hash of the batch chain's head entry, so that a
+scan learns everything about its code in one round trip and can key cached pages of the
+batch by the head (a new entry is a new head).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Final
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from farmtrace.trace.codes.models import CodeRange
+from farmtrace.ledger.models import EntryRow
+from farmtrace.trace.codes.models import CodeRange, CodeVoid
 from farmtrace.trace.errors import InvalidInput, SerialForged
 from farmtrace.trace.gs1.digital_link import DigitalLink
 from farmtrace.trace.gs1.qr_uri import ShortLink, parse_scan_uri
@@ -41,6 +45,8 @@ class Located:
     range: CodeRange
     batch: Batch
     product: Product
+    void_reason: str | None = None  # the reason of the first void covering the code, if any
+    head: bytes | None = None  # entry_hash of the batch chain's newest entry
 
 
 def looks_like_uri(text: str) -> bool:
@@ -64,9 +70,30 @@ def identify(keyring: SerialKeyring, text: str) -> Identified:
     return Identified(n=n, serial=normalise_serial(serial_text), link=link)
 
 
-# Built once: constructing the statement cost more than running it.
+# Built once: constructing the statement cost more than running it. The void and the head
+# are correlated subqueries on indexes (codes_void.range_id, ledger_entry (batch, seq)).
+_VOID_OF = (
+    select(CodeVoid.reason)
+    .where(
+        CodeVoid.range_id == CodeRange.id,
+        CodeVoid.first_n <= bindparam("n"),
+        CodeVoid.first_n + CodeVoid.count > bindparam("n"),
+    )
+    .order_by(CodeVoid.id)
+    .limit(1)
+    .correlate(CodeRange)
+    .scalar_subquery()
+)
+_HEAD_OF = (
+    select(EntryRow.entry_hash)
+    .where(EntryRow.batch == Batch.id)
+    .order_by(EntryRow.seq.desc())
+    .limit(1)
+    .correlate(Batch)
+    .scalar_subquery()
+)
 _RANGE_OF = (
-    select(CodeRange, Batch, Product)
+    select(CodeRange, Batch, Product, _VOID_OF, _HEAD_OF)
     .join(Batch, Batch.id == CodeRange.batch_id)
     .join(Product, Product.id == Batch.product_id)
     .where(CodeRange.first_n <= bindparam("n"))
@@ -76,11 +103,13 @@ _RANGE_OF = (
 
 
 def find_range(session: Session, n: int) -> Located | None:
-    """The range holding code number n, with its batch and product; one indexed query."""
+    """The range holding code number n, with its batch, product, void and chain head; one
+    indexed query."""
     found = session.execute(_RANGE_OF, {"n": n}).first()
     if found is None or n > found[0].last_n:
         return None
-    return Located(*found)
+    rng, batch, product, void_reason, head = found
+    return Located(rng, batch, product, void_reason, None if head is None else bytes(head))
 
 
 def locate(session: Session, keyring: SerialKeyring, text: str) -> tuple[Identified, Located]:

@@ -9,6 +9,10 @@ with an upsert in the same transaction: each scan is counted once, and the talli
 exact after a flush. Until then `scan_summary` adds the item's pending inbox rows, so
 the count a consumer sees is exact at any time.
 
+A scan page costs few round trips: `record_scan` is one statement on PostgreSQL (both
+inserts in one WITH) and two on SQLite, and `item_scans` reads the tally, the pending
+inbox rows and the recent places in one statement.
+
 No raw IP address is stored. The client is an HMAC of its address under a random salt of
 the day, and the place is an HMAC of its network (/16 for IPv4, /32 for IPv6) under the
 same salt; salts of past days are deleted, after which no hash can be tied to an address
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from sqlalchemy import bindparam, case, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -50,6 +54,14 @@ class ScanSummary:
     count: int
     first_at: datetime
     last_at: datetime
+
+
+@dataclass(frozen=True)
+class ItemScans:
+    """An item's scans as its scan page shows them."""
+
+    summary: ScanSummary | None  # None: never scanned
+    recent_places: int  # distinct places among its latest scans in the window asked for
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -102,14 +114,34 @@ def scanner_for(salt: bytes, address: str | None) -> Scanner:
     return Scanner(client, place)
 
 
+# Built once (building a statement costs more than running it). Core inserts, not
+# session.add: a scan needs no unit of work, and the ORM flush was most of its cost.
+# The tables, not the mapped classes: Session.execute would take an ORM insert down its
+# bulk path, which a data-modifying WITH does not go through.
+_SCANS = Scan.__table__
+_INBOX = ScanInbox.__table__
+_SCAN_ROW = insert(_SCANS).values(
+    n=bindparam("n"), scanned_at=bindparam("at"), place=bindparam("place"), client_hash=bindparam("client")
+)
+_INSERT_SCAN = _SCAN_ROW.returning(_SCANS.c.id)
+_INSERT_INBOX = insert(_INBOX).values(scan_id=bindparam("scan_id"), n=bindparam("n"))
+# PostgreSQL runs both inserts in one statement (a data-modifying WITH); SQLite cannot.
+_LOGGED = _SCAN_ROW.returning(_SCANS.c.id, _SCANS.c.n).cte("logged")
+_INSERT_BOTH = (
+    insert(_INBOX)
+    .from_select(["scan_id", "n"], select(_LOGGED.c.id, _LOGGED.c.n))
+    .returning(_INBOX.c.scan_id)
+)
+
+
 def record_scan(session: Session, n: int, at: datetime, scanner: Scanner) -> int:
     """Append one scan of item n (log row and inbox row); returns its id. Does not commit."""
-    scan = Scan(n=n, scanned_at=at, place=scanner.place, client_hash=scanner.client_hash)
-    session.add(scan)
-    session.flush()
-    session.add(ScanInbox(scan_id=scan.id, n=n))
-    session.flush()
-    return scan.id
+    params = {"n": n, "at": at, "place": scanner.place, "client": scanner.client_hash}
+    if session.get_bind().dialect.name == "postgresql":
+        return int(session.execute(_INSERT_BOTH, params).scalar_one())
+    scan_id = int(session.execute(_INSERT_SCAN, params).scalar_one())
+    session.execute(_INSERT_INBOX, {"scan_id": scan_id, "n": n})
+    return scan_id
 
 
 def flush_scans(session: Session, limit: int = FLUSH_BATCH) -> int:
@@ -188,6 +220,37 @@ def scan_summary(session: Session, n: int) -> ScanSummary | None:
     if count == 0:
         return None
     return ScanSummary(count=count, first_at=min(firsts), last_at=max(lasts))
+
+
+_PENDING_ROW = _PENDING.subquery("pending")
+_RECENT_PLACE_COUNT = select(
+    func.count(func.distinct(_RECENT_PLACES.subquery("recent").c.place))
+).scalar_subquery()
+# One row whatever the item's state: the pending aggregate always has one, the tally is
+# joined if present (LEFT JOIN ... ON the key alone), the place count rides along.
+_ITEM_SCANS = (
+    select(
+        ScanTally.count,
+        ScanTally.first_at,
+        ScanTally.last_at,
+        *_PENDING_ROW.c,
+        _RECENT_PLACE_COUNT,
+    )
+    .select_from(_PENDING_ROW)
+    .outerjoin(ScanTally, ScanTally.n == bindparam("n"))
+)
+
+
+def item_scans(session: Session, n: int, since: datetime, limit: int = 500) -> ItemScans:
+    """scan_summary and the number of recent_places, in one statement."""
+    row = session.execute(_ITEM_SCANS, {"n": n, "since": since, "limit": limit}).one()
+    tally_count, tally_first, tally_last, pending_count, pending_first, pending_last, places = row
+    count = (tally_count or 0) + pending_count
+    if count == 0:
+        return ItemScans(None, 0)
+    firsts = [_aware(t) for t in (tally_first, pending_first) if t is not None]
+    lasts = [_aware(t) for t in (tally_last, pending_last) if t is not None]
+    return ItemScans(ScanSummary(count, min(firsts), max(lasts)), int(places or 0))
 
 
 def recent_places(session: Session, n: int, since: datetime, limit: int = 500) -> set[str]:
