@@ -8,14 +8,15 @@ redirect. Only a GET of the HTML page by something that is not a bot counts as a
 
 The view is thin: trace.codes.facts.scan_facts assembles everything; this module picks the
 answer's form, charges the enumeration limiter and owns the transactions. A counted scan
-writes, so it runs in its own write-intent session (SQLite takes its write lock at BEGIN).
+writes, in the session web/public/scan_writer.py gives it (on SQLite a short write-intent
+transaction of its own, on PostgreSQL the request's).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 from urllib.parse import quote
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 from farmtrace.ledger.db import write_engine
 from farmtrace.ledger.errors import LedgerError
 from farmtrace.ledger.keys import MasterKey
-from farmtrace.trace.codes.facts import ScanFacts, facts_json, scan_facts
+from farmtrace.trace.codes.facts import ScanFacts, certificates, facts_json, scan_facts
 from farmtrace.trace.codes.keys import SerialKeyStore
 from farmtrace.trace.codes.resolve import identify
 from farmtrace.trace.codes.scans import SaltCache, Scanner, day_of, salt_for, scanner_for
@@ -39,6 +40,7 @@ from farmtrace.web.metrics import count_scan
 from farmtrace.web.problems import problem
 from farmtrace.web.public import bp
 from farmtrace.web.public.scan_story import scan_page_extras
+from farmtrace.web.public.scan_writer import scan_writer
 from farmtrace.web.settings import Settings
 
 LINKSET_JSON: Final = "application/linkset+json"
@@ -145,12 +147,29 @@ def resolve() -> Response:
             identify(keyring, uri)
         except InvalidInput:
             return _throttled(state, scanner)
+    # The HTML page of an issued code shows the certificates from the batch's story.
+    with_certificates = wants_json or link_type is not None
     if counted:
-        with Session(write_engine(get_engine())) as session:
-            facts = scan_facts(session, uri, keyring=keyring, now=now, scanner=scanner, domain=_domain())
-            session.commit()
+        with scan_writer() as writer:
+            facts = scan_facts(
+                get_session(),
+                uri,
+                keyring=keyring,
+                now=now,
+                scanner=scanner,
+                domain=_domain(),
+                writer=writer,
+                with_certificates=with_certificates,
+            )
     else:
-        facts = scan_facts(get_session(), uri, keyring=keyring, now=now, domain=_domain())
+        facts = scan_facts(
+            get_session(),
+            uri,
+            keyring=keyring,
+            now=now,
+            domain=_domain(),
+            with_certificates=with_certificates,
+        )
     if not facts.issued:
         state.bucket.charge(scanner.client_hash)
     if counted:
@@ -198,6 +217,9 @@ def _page(facts: ScanFacts) -> Response:
     extra: dict[str, Any] = {"story": None, "report": None}
     if facts.issued and facts.batch_id:
         extra = scan_page_extras(facts, view["signals"])
+        if extra["story"] is None and facts.product_id:  # then the page lists them itself
+            found = certificates(get_session(), facts.product_id, facts.batch_id)
+            view = _view(replace(facts, certificates=found))
     html = render_template("public/scan.html", facts=facts, view=view, **extra)
     response = Response(html, status=_status(facts), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"  # every view shows the latest count

@@ -10,7 +10,7 @@ from farmtrace.trace.codes.facts import ScanFacts
 from farmtrace.web.api.context import services, settings
 from farmtrace.web.public.feedback import problem_types
 from farmtrace.web.public.pages import story_page_args
-from farmtrace.web.public.story_load import load_story, scan_info
+from farmtrace.web.public.story_load import load_story, note_head, scan_info
 
 
 def scan_page_extras(facts: ScanFacts, signals: list[dict[str, str]]) -> dict[str, Any]:
@@ -19,6 +19,7 @@ def scan_page_extras(facts: ScanFacts, signals: list[dict[str, str]]) -> dict[st
     translated = [{"code": code, **signal} for code, signal in zip(codes, signals, strict=True)]
     locale = g.get("locale", "zh")
     assert facts.batch_id is not None
+    note_head(facts.batch_id, facts.head)  # read with the code: no second query for it
     story = load_story(
         services().ctx,
         facts.batch_id,

@@ -1,27 +1,37 @@
 """Reading a batch's story from the database: the inputs of web/public/story.build_story.
 
-The server's own check of the record (ledger.verify.verify_batch: key history, chain links,
-signatures, inclusion in the latest checkpoint) costs a few milliseconds, so each process
-keeps its result per (batch, head entry, checkpoint size) for CHECK_TTL_S: a new entry or
-checkpoint is checked at once, and a record changed behind the database's back is noticed
-within that time (the phone's own check, verify.js, is never cached). The story's inputs
-(batch view, entries, names) are kept the same way, per (batch, head, checkpoint, witnesses,
-day): a scan then costs three small queries plus the scan itself.
+What a page needs, what it depends on, and so what each process keeps it by (web/public/memo.py):
+- the batch's record (batch view, chain entries, place and organisation names), by
+  (batch, head entry hash, day). Every change to a batch is an entry on its chain (a recall
+  too: trace/recalls.py), and a chain only grows, so a new entry is a new head and a new
+  key. Names of places and organisations and a product's certificates are registry rows that
+  change without an entry, so an item also expires after INPUT_TTL_S. The day is in the key
+  because a certificate's validity depends on it.
+- the server's own check of the record (ledger.verify.verify_batch: key history, chain
+  links, signatures, inclusion in the latest checkpoint; a few milliseconds), by (batch,
+  head, checkpoint size): a new entry or checkpoint is checked at once, and a record changed
+  behind the database's back is noticed within CHECK_TTL_S (the phone's own check, verify.js,
+  is never cached).
+- the latest checkpoint's size and how many witnesses cosigned it: read on every request,
+  in one statement, so a new checkpoint or cosignature shows at once.
+- the operator's root public key, for ROOT_TTL_S.
+
+A counted scan gets the head with its code (trace.codes.resolve), so on a warm cache its
+story costs one statement (the checkpoint); the batch page costs one (head and checkpoint).
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
+import json
 import time
-from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from flask import current_app, g
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
 from farmtrace.ledger.encoding import b64encode
 from farmtrace.ledger.errors import LedgerError
@@ -30,60 +40,46 @@ from farmtrace.ledger.verify import verify_batch
 from farmtrace.trace.batches import BatchService
 from farmtrace.trace.codes.facts import ScanFacts
 from farmtrace.trace.context import TraceContext
-from farmtrace.trace.models.projection import Batch
+from farmtrace.trace.errors import NotFound
 from farmtrace.trace.models.registry import Org, Place
 from farmtrace.web.i18n import DEFAULT_LOCALE, MESSAGES
+from farmtrace.web.public.memo import TtlLru
 from farmtrace.web.public.story import PlaceName, ScanInfo, ServerCheck, Story, StoryInput, build_story
 
 CHECK_TTL_S: Final = 60.0
 CHECK_CACHE_SIZE: Final = 2048
-INPUT_CACHE_SIZE: Final = 256  # a story's inputs are some 10-50 KB of Python objects
+INPUT_TTL_S: Final = 60.0
+INPUT_CACHE_SIZE: Final = 512  # a story's inputs are some 10-50 KB of Python objects
 ROOT_TTL_S: Final = 60.0
 
 
-class _Checks:
-    """A small LRU of server checks, per process."""
+@dataclass(frozen=True)
+class Record:
+    """A batch's record as of one head: what build_story needs besides the checkpoint."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.items: OrderedDict[tuple[str, bytes, int], tuple[float, ServerCheck]] = OrderedDict()
-        self.root: tuple[float, bytes | None] = (0.0, None)
-        self.inputs: OrderedDict[tuple[Any, ...], tuple[float, StoryInput]] = OrderedDict()
-
-    def get(self, key: tuple[str, bytes, int]) -> ServerCheck | None:
-        with self.lock:
-            found = self.items.get(key)
-            if found is None or time.monotonic() - found[0] > CHECK_TTL_S:
-                return None
-            self.items.move_to_end(key)
-            return found[1]
-
-    def inputs_get(self, key: tuple[Any, ...]) -> StoryInput | None:
-        with self.lock:
-            found = self.inputs.get(key)
-            if found is None or time.monotonic() - found[0] > CHECK_TTL_S:
-                return None
-            self.inputs.move_to_end(key)
-            return found[1]
-
-    def inputs_put(self, key: tuple[Any, ...], data: StoryInput) -> None:
-        with self.lock:
-            self.inputs[key] = (time.monotonic(), data)
-            while len(self.inputs) > INPUT_CACHE_SIZE:
-                self.inputs.popitem(last=False)
-
-    def put(self, key: tuple[str, bytes, int], check: ServerCheck) -> None:
-        with self.lock:
-            self.items[key] = (time.monotonic(), check)
-            while len(self.items) > CHECK_CACHE_SIZE:
-                self.items.popitem(last=False)
+    batch: dict[str, Any]  # BatchView.to_json()
+    entries: list[dict[str, Any]]
+    places: dict[str, PlaceName]
+    orgs: dict[str, str]
 
 
-def _checks() -> _Checks:
-    """One cache per application (so per gunicorn worker, and per test app)."""
-    found = current_app.extensions.get("farmtrace.story_checks")
+@dataclass
+class StoryCaches:
+    """One set per application (so per gunicorn worker, and per test app)."""
+
+    records: TtlLru[tuple[str, bytes, str], Record] = field(
+        default_factory=lambda: TtlLru(INPUT_CACHE_SIZE, INPUT_TTL_S)
+    )
+    checks: TtlLru[tuple[str, bytes, int], ServerCheck] = field(
+        default_factory=lambda: TtlLru(CHECK_CACHE_SIZE, CHECK_TTL_S)
+    )
+    root: tuple[float, bytes | None] = (0.0, None)
+
+
+def story_caches() -> StoryCaches:
+    found = current_app.extensions.get("farmtrace.story_caches")
     if found is None:
-        found = current_app.extensions.setdefault("farmtrace.story_checks", _Checks())
+        found = current_app.extensions.setdefault("farmtrace.story_caches", StoryCaches())
     return found
 
 
@@ -103,8 +99,8 @@ def translator(locale: str):  # type: ignore[no-untyped-def]
 
 def root_public_key(session: Session) -> bytes | None:
     """The operator's current root public key (what verify.js pins), cached per process."""
-    checks = _checks()
-    loaded, key = checks.root
+    caches = story_caches()
+    loaded, key = caches.root
     if key is not None and time.monotonic() - loaded < ROOT_TTL_S:
         return key
     key = session.scalars(
@@ -113,7 +109,7 @@ def root_public_key(session: Session) -> bytes | None:
         .order_by(PublicKey.valid_from.desc())
         .limit(1)
     ).first()
-    checks.root = (time.monotonic(), key)
+    caches.root = (time.monotonic(), key)
     return key
 
 
@@ -122,40 +118,53 @@ def root_key_b64(session: Session) -> str:
     return "" if key is None else b64encode(key)
 
 
+# -- what changes: the head of a chain, the latest checkpoint (read per request) -------------
+
+_HEAD = (
+    select(EntryRow.entry_hash)
+    .where(EntryRow.batch == bindparam("batch"))
+    .order_by(EntryRow.seq.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_SIZE = select(func.max(Checkpoint.tree_size)).scalar_subquery()
+_WITNESSES = (
+    select(func.count(func.distinct(CosignatureRow.witness_name)))
+    .where(CosignatureRow.tree_size == _SIZE)
+    .scalar_subquery()
+)
+_CHECKPOINT = select(_SIZE, _WITNESSES)
+_HEAD_AND_CHECKPOINT = select(_HEAD, _SIZE, _WITNESSES)
+
+
+def note_head(batch_id: str, head: bytes | None) -> None:
+    """Tell this request the head of `batch_id`, read elsewhere (with a scanned code)."""
+    if head is not None:
+        g.setdefault("story_heads", {})[batch_id] = head
+
+
 def head_hash(session: Session, batch_id: str) -> bytes | None:
-    memo = g.setdefault("story_heads", {})
-    if batch_id not in memo:
-        memo[batch_id] = _head_hash(session, batch_id)
-    return memo[batch_id]
-
-
-def _head_hash(session: Session, batch_id: str) -> bytes | None:
-    return session.scalars(
-        select(EntryRow.entry_hash).where(EntryRow.batch == batch_id).order_by(EntryRow.seq.desc()).limit(1)
-    ).first()
+    """The hash of the newest entry of the chain, once per request (with the checkpoint)."""
+    heads = g.setdefault("story_heads", {})
+    if batch_id not in heads:
+        head, size, witnesses = session.execute(_HEAD_AND_CHECKPOINT, {"batch": batch_id}).one()
+        heads[batch_id] = None if head is None else bytes(head)
+        g.story_checkpoint = (int(size or 0), int(witnesses or 0) if size else 0)
+    return heads[batch_id]
 
 
 def latest_checkpoint_facts(session: Session) -> tuple[int, int]:
     """(tree size of the latest checkpoint, how many witnesses cosigned it), once per request."""
     if "story_checkpoint" not in g:
-        g.story_checkpoint = _checkpoint_facts(session)
+        size, witnesses = session.execute(_CHECKPOINT).one()
+        g.story_checkpoint = (int(size or 0), int(witnesses or 0) if size else 0)
     return g.story_checkpoint
-
-
-def _checkpoint_facts(session: Session) -> tuple[int, int]:
-    size = session.scalar(select(func.max(Checkpoint.tree_size))) or 0
-    if not size:
-        return 0, 0
-    witnesses = session.scalar(
-        select(func.count(func.distinct(CosignatureRow.witness_name))).where(CosignatureRow.tree_size == size)
-    )
-    return size, int(witnesses or 0)
 
 
 def server_check(session: Session, batch_id: str, head: bytes, size: int, origin: str | None) -> ServerCheck:
     key = (batch_id, head, size)
-    checks = _checks()
-    cached = checks.get(key)
+    caches = story_caches()
+    cached = caches.checks.get(key)
     if cached is not None:
         return cached
     root = root_public_key(session)
@@ -167,7 +176,7 @@ def server_check(session: Session, batch_id: str, head: bytes, size: int, origin
             check = ServerCheck("ok", report.entries, report.tree_size)
         except LedgerError as exc:
             check = ServerCheck("failed", detail=str(exc).splitlines()[0][:300])
-    checks.put(key, check)
+    caches.checks.put(key, check)
     return check
 
 
@@ -205,29 +214,46 @@ def load_story(
     """The story of `batch_id`, or None if there is no such batch."""
     session = ctx.session
     head = head_hash(session, batch_id)
-    if head is None or session.get(Batch, batch_id) is None:
+    if head is None:
         return None
     size, witnesses = latest_checkpoint_facts(session)
     today = datetime.now(UTC).date()
-    checks = _checks()
-    key = (batch_id, head, size, witnesses, today.isoformat())
-    cached = checks.inputs_get(key)
-    if cached is None:
-        view = BatchService(ctx).get(batch_id).to_json()
-        fields = [row.entry.fields for row in ctx.ledger.entries(batch_id)]
-        cached = StoryInput(
-            batch=view,
-            entries=fields,
-            places=_places(session, fields, view),
-            orgs=_orgs(session, fields),
-            check=server_check(session, batch_id, head, size, origin),
-            witnesses=witnesses,
-            checkpoint_size=size,
-            today=today,
-        )
-        checks.inputs_put(key, cached)
-    data = replace(cached, scan=scan, locale=locale)
+    caches = story_caches()
+    key = (batch_id, head, today.isoformat())
+    record = caches.records.get(key)
+    if record is None:
+        record = _load_record(ctx, batch_id)
+        if record is None:
+            return None
+        caches.records.put(key, record)
+    data = StoryInput(
+        batch=record.batch,
+        entries=record.entries,
+        places=record.places,
+        orgs=record.orgs,
+        check=server_check(session, batch_id, head, size, origin),
+        witnesses=witnesses,
+        checkpoint_size=size,
+        scan=scan,
+        locale=locale,
+        today=today,
+    )
     return build_story(data, translator(locale))
+
+
+_ENTRY_FIELDS = select(EntryRow.canonical).where(EntryRow.batch == bindparam("batch")).order_by(EntryRow.seq)
+
+
+def _load_record(ctx: TraceContext, batch_id: str) -> Record | None:
+    try:
+        view = BatchService(ctx).get(batch_id).to_json()
+    except NotFound:
+        return None
+    session = ctx.session
+    # The stored canonical bytes were validated when appended, and the server check below
+    # verifies them: the story only reads their fields.
+    fields = [json.loads(bytes(c)) for c in session.scalars(_ENTRY_FIELDS, {"batch": batch_id})]
+    return Record(view, fields, _places(session, fields, view), _orgs(session, fields))
 
 
 def _places(session: Session, fields: list[dict[str, Any]], view: dict[str, Any]) -> dict[str, PlaceName]:
@@ -235,16 +261,20 @@ def _places(session: Session, fields: list[dict[str, Any]], view: dict[str, Any]
     for entry in fields:
         payload = entry.get("payload") or {}
         wanted.update(payload.get(k) for k in ("place", "destination", "origin_place"))
-    found: dict[str, PlaceName] = {}
-    todo = [w for w in wanted if isinstance(w, str) and w]
-    while todo:
-        rows = session.scalars(select(Place).where(Place.id.in_(todo))).all()
-        todo = []
-        for row in rows:
-            found[row.id] = PlaceName(row.name_zh, row.name_en, row.kind, row.parent_id)
-            if row.parent_id and row.parent_id not in found:
-                todo.append(row.parent_id)
-    return found
+    ids = sorted(w for w in wanted if isinstance(w, str) and w)
+    if not ids:
+        return {}
+    # The places and all their ancestors (town, county), in one statement; UNION (not ALL)
+    # ends the walk even if a parent link ever looped.
+    up = select(Place.id, Place.parent_id).where(Place.id.in_(ids)).cte("up", recursive=True)
+    parent = aliased(Place)
+    up = up.union(select(parent.id, parent.parent_id).join(up, parent.id == up.c.parent_id))
+    rows = session.execute(
+        select(Place.id, Place.name_zh, Place.name_en, Place.kind, Place.parent_id).where(
+            Place.id.in_(select(up.c.id))
+        )
+    )
+    return {row.id: PlaceName(row.name_zh, row.name_en, row.kind, row.parent_id) for row in rows}
 
 
 def _orgs(session: Session, fields: list[dict[str, Any]]) -> dict[str, str]:
@@ -253,5 +283,6 @@ def _orgs(session: Session, fields: list[dict[str, Any]]) -> dict[str, str]:
         wanted.add(entry.get("author"))
         payload = entry.get("payload") or {}
         wanted.update(payload.get(k) for k in ("to", "carrier", "station"))
-    ids = [w for w in wanted if isinstance(w, str) and w]
-    return {row.id: row.name_zh for row in session.scalars(select(Org).where(Org.id.in_(ids)))}
+    ids = sorted(w for w in wanted if isinstance(w, str) and w)
+    rows = session.execute(select(Org.id, Org.name_zh).where(Org.id.in_(ids)))
+    return {row.id: row.name_zh for row in rows}
