@@ -127,3 +127,20 @@ def test_signing_out_of_the_console_refuses_a_copy_of_the_cookie_taken_before(
         assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
     finally:
         app.extensions["farmtrace.engine"].dispose()
+
+
+def test_a_console_path_number_no_row_can_have_is_not_found(
+    database_factory: object, tmp_path: Path, cheap_scrypt: None
+) -> None:
+    # 500: SQLite cannot bind an integer over 64 bits, PostgreSQL's integer stops at 2**31 - 1.
+    app = seeded_app(database_factory, tmp_path)
+    try:
+        packer, operator = signed_in(app, "packer-user"), signed_in(app, "op-admin")
+        for number in (2**31, 10**23):
+            assert packer.get(f"/console/printing/jobs/{number}").status_code == 404
+            assert packer.get(f"/console/packing/ranges/{number}/codes.csv").status_code == 404
+            assert packer.post(f"/console/packing/ranges/{number}/void", {"reason": "x"}).status_code == 404
+            assert operator.get(f"/console/operator/complaints/{number}").status_code == 404
+            assert operator.post(f"/console/operator/users/{number}/unlock").status_code == 404
+    finally:
+        app.extensions["farmtrace.engine"].dispose()

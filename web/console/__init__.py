@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from farmtrace.ledger.errors import LedgerError
 from farmtrace.trace.errors import InvalidInput, NotFound, NotPermitted, RuleViolation, TraceError
+from farmtrace.web.api.common import MAX_ROW_NUMBER
 from farmtrace.web.console import (
     auth,
     coop,
@@ -40,6 +41,15 @@ csrf.protect(bp)
 bp.before_request(load_user)
 for _area in (auth, coop, lab, logistics, packing, printing, operator, records, reports):
     bp.register_blueprint(_area.bp)
+
+
+@bp.before_request
+def _row_numbers() -> None:
+    # An <int:...> in a console path names a row: a number no row id can hold (PostgreSQL's
+    # integer, SQLite's 64 bits) is a page that does not exist, not a database error.
+    values = request.view_args or {}
+    if any(isinstance(v, int) and not 0 <= v <= MAX_ROW_NUMBER for v in values.values()):
+        abort(404)
 
 
 @bp.get("/")
