@@ -122,7 +122,9 @@ def fast_canonical_value(data: bytes) -> tuple[bool, Any]:
         if end != len(text):
             return False, None
         again = _ENCODE(value).encode("utf-8")
-    except (ValueError, _NotFast):  # includes JSONDecodeError, UnicodeDecodeError/EncodeError
+    # ValueError includes JSONDecodeError and UnicodeDecodeError/EncodeError; RecursionError
+    # is a hostile nesting depth, which the slow path reports.
+    except (ValueError, RecursionError, _NotFast):
         return False, None
     return (True, value) if again == data else (False, None)
 

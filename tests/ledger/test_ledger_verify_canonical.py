@@ -156,10 +156,14 @@ def test_single_byte_changes_to_canonical_bytes_are_never_accepted_wrongly(
         b'{"a":"\\/"}',
         b'\xef\xbb\xbf{"a":1}',
         b'{"\xf0\x9f\x8d\x8a":1,"\xee\x80\x80":2}',
+        b"[" * 100_000 + b"]" * 100_000,
     ],
+    ids=lambda text: repr(text[:24]),
 )
 def test_the_fast_path_declines_what_it_must(text: bytes) -> None:
     assert fast_canonical_value(text) == (False, None)
+    with pytest.raises(FormatError):
+        parse_stored_entry(text)
 
 
 ENTRY = {
