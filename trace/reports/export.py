@@ -4,6 +4,10 @@ Every export starts by saying whether it holds personal data: the first row of a
 first sheet of a workbook, the `personal_data` and `notice` members of JSON. A report holds
 personal data only when built with include_personal=True (operator exports); public
 outputs use Report.public(), which drops those sections and withholds small counts.
+
+Names in a report were typed by cooperatives and labs (products, analytes). A spreadsheet
+must show them as text, never run them: a CSV cell that would start with = + - @ or a tab
+gets a leading apostrophe (OWASP, CSV injection), and workbook cells hold text as text.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ CHANNELS: Final = {
     "canteen": "食堂",
 }
 TOTAL_ZH: Final = "全县合计"
+# What makes a spreadsheet read a cell as a formula (OWASP: CSV injection).
+FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 def notice(report: Report) -> str:
@@ -190,7 +196,7 @@ def write_xlsx(report: Report, stream: IO[bytes]) -> None:
     sheet = book.create_sheet("汇总")
     sheet.append(head)
     for row in rows:
-        sheet.append(row)
+        _append(sheet, row)
     for cell_ in sheet[1]:
         cell_.font = Font(bold=True)
         cell_.alignment = Alignment(wrap_text=True, vertical="top")
@@ -203,7 +209,7 @@ def write_xlsx(report: Report, stream: IO[bytes]) -> None:
             side["A1"].font = Font(bold=True, color="B3261E")
         side.append(side_head)
         for row in side_rows:
-            side.append(row)
+            _append(side, row)
     book.save(stream)
 
 
@@ -223,7 +229,24 @@ def _number_formats(sheet: Any, first_figure_column: int) -> None:
 
 
 def _plain_rows(rows: Iterable[Sequence[Any]]) -> list[list[str]]:
-    return [["" if v is None else str(v) for v in row] for row in rows]
+    return [[_csv_text(v) for v in row] for row in rows]
+
+
+def _csv_text(value: Any) -> str:
+    """A value as CSV text; typed text that a spreadsheet would run gets a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return str(value)
+
+
+def _append(sheet: Any, row: Sequence[Any]) -> None:
+    """sheet.append(row), with every text cell kept as text (openpyxl would store "=..." as a formula)."""
+    sheet.append(list(row))
+    for cell_ in sheet[sheet.max_row]:
+        if isinstance(cell_.value, str) and cell_.data_type != "s":
+            cell_.data_type = "s"
 
 
 def _local(moment: datetime, report: Report) -> str:
