@@ -15,7 +15,7 @@ from farmtrace.web.logging import init_request_logging
 from farmtrace.web.metrics import init_metrics
 from farmtrace.web.problems import register_error_handlers
 from farmtrace.web.ratelimit import init_rate_limits
-from farmtrace.web.security import register_security_headers
+from farmtrace.web.security import refuse_nul_in_pages, register_security_headers
 from farmtrace.web.settings import Settings
 
 MAX_REQUEST_BYTES = 12 * 1024 * 1024  # a lab report PDF plus headroom
@@ -54,6 +54,7 @@ def create_app(
     init_i18n(app)
     register_error_handlers(app)
     register_security_headers(app)
+    refuse_nul_in_pages(app)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)

