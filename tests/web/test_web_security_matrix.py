@@ -15,7 +15,7 @@ import web_security_county
 from flask import Flask
 from sqlalchemy import update
 from test_web_console_kit import Console
-from web_security_kit import OPERATOR, County, bearer, is_problem, issue_token, row_counts, signed_in
+from web_security_kit import OPERATOR, County, bearer, is_problem, issue_token, record_counts, signed_in
 from web_security_matrix import MATRIX, Access, path_values, routes_of, url_for_rule
 from werkzeug.test import TestResponse
 
@@ -308,7 +308,7 @@ def test_one_organisations_token_cannot_write_to_anothers_things(callers: Caller
     engine = callers.app.extensions["farmtrace.engine"]
     _, coop_token = issue_token(callers.client, county.tokens[OPERATOR], "coop-a", ["batches:read"])
     intruder = bearer(county.tokens["coop-b"])  # every scope, of the other cooperative
-    before = row_counts(engine)
+    before = record_counts(engine)
     for method, path, body in _cross_org_writes(county):
         path = path.replace("{coop_token}", coop_token)
         response = checked(callers.client.open(path, method=method, json=body, headers=intruder))
@@ -322,7 +322,7 @@ def test_one_organisations_token_cannot_write_to_anothers_things(callers: Caller
             response.status_code,
             response.text,
         )
-    assert row_counts(engine) == before
+    assert record_counts(engine) == before
 
 
 def test_one_organisations_token_cannot_read_anothers_complaints_or_tokens(
@@ -344,7 +344,7 @@ def test_one_cooperatives_console_user_cannot_touch_anothers_batch(callers: Call
     engine = callers.app.extensions["farmtrace.engine"]
     other = callers.console("coop2-user")
     a = county.ids["batch"]
-    before = row_counts(engine)
+    before = record_counts(engine)
     assert other.get(f"/console/coop/batches/{a}").status_code in (403, 404)
     for form in ("input", "harvest"):
         assert other.get(f"/console/coop/batches/{a}/{form}").status_code in (403, 404)
@@ -354,4 +354,4 @@ def test_one_cooperatives_console_user_cannot_touch_anothers_batch(callers: Call
     # Not the custodian: the logistics page shows who holds it, and a hand-off is refused.
     refused = other.post(f"/console/logistics/batches/{a}/handoff", {"to": "coop-b", "place": "xss-field"})
     assert refused.status_code in (403, 409, 422), refused.status_code
-    assert row_counts(engine) == before
+    assert record_counts(engine) == before
