@@ -256,6 +256,22 @@ def _load_record(ctx: TraceContext, batch_id: str) -> Record | None:
     return Record(view, fields, _places(session, fields, view), _orgs(session, fields))
 
 
+# Built once (building a statement costs more than running it on an index). The places and
+# all their ancestors (village, town, county) in one statement; UNION (not ALL) ends the walk
+# even if a parent link ever looped.
+_UP = (
+    select(Place.id, Place.parent_id)
+    .where(Place.id.in_(bindparam("ids", expanding=True)))
+    .cte("up", recursive=True)
+)
+_PARENT = aliased(Place)
+_UP = _UP.union(select(_PARENT.id, _PARENT.parent_id).join(_UP, _PARENT.id == _UP.c.parent_id))
+_PLACES_AND_ANCESTORS = select(Place.id, Place.name_zh, Place.name_en, Place.kind, Place.parent_id).where(
+    Place.id.in_(select(_UP.c.id))
+)
+_ORG_NAMES = select(Org.id, Org.name_zh).where(Org.id.in_(bindparam("ids", expanding=True)))
+
+
 def _places(session: Session, fields: list[dict[str, Any]], view: dict[str, Any]) -> dict[str, PlaceName]:
     wanted = {view.get("origin_place"), view.get("location")}
     for entry in fields:
@@ -264,16 +280,7 @@ def _places(session: Session, fields: list[dict[str, Any]], view: dict[str, Any]
     ids = sorted(w for w in wanted if isinstance(w, str) and w)
     if not ids:
         return {}
-    # The places and all their ancestors (town, county), in one statement; UNION (not ALL)
-    # ends the walk even if a parent link ever looped.
-    up = select(Place.id, Place.parent_id).where(Place.id.in_(ids)).cte("up", recursive=True)
-    parent = aliased(Place)
-    up = up.union(select(parent.id, parent.parent_id).join(up, parent.id == up.c.parent_id))
-    rows = session.execute(
-        select(Place.id, Place.name_zh, Place.name_en, Place.kind, Place.parent_id).where(
-            Place.id.in_(select(up.c.id))
-        )
-    )
+    rows = session.execute(_PLACES_AND_ANCESTORS, {"ids": ids})
     return {row.id: PlaceName(row.name_zh, row.name_en, row.kind, row.parent_id) for row in rows}
 
 
@@ -284,5 +291,4 @@ def _orgs(session: Session, fields: list[dict[str, Any]]) -> dict[str, str]:
         payload = entry.get("payload") or {}
         wanted.update(payload.get(k) for k in ("to", "carrier", "station"))
     ids = sorted(w for w in wanted if isinstance(w, str) and w)
-    rows = session.execute(select(Org.id, Org.name_zh).where(Org.id.in_(ids)))
-    return {row.id: row.name_zh for row in rows}
+    return {row.id: row.name_zh for row in session.execute(_ORG_NAMES, {"ids": ids})}
