@@ -41,7 +41,18 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(database_factory: Any, tmp_path: Any, county: County, clock: Clock) -> Iterator[Flask]:
+    """A county of its own, for a test that moves the clock, counts failures or changes a password."""
     app = web_security_county.county_app(database_factory, tmp_path, county, CONSOLE_CLOCK=clock)
+    yield app
+    app.extensions["farmtrace.engine"].dispose()
+
+
+@pytest.fixture(scope="module")
+def shared(
+    database_factory: Any, tmp_path_factory: pytest.TempPathFactory, county: County
+) -> Iterator[Flask]:
+    """One county for the tests that leave what others use as they found it."""
+    app = web_security_county.county_app(database_factory, tmp_path_factory.mktemp("sessions"), county)
     yield app
     app.extensions["farmtrace.engine"].dispose()
 
@@ -84,9 +95,10 @@ def console_token(console: Console, org: str) -> str:
 # -- API tokens ---------------------------------------------------------------------------------
 
 
-def test_token_secrets_and_passwords_are_kept_only_as_hashes(app: Flask, county: County) -> None:
-    client = app.test_client()
+def test_token_secrets_and_passwords_are_kept_only_as_hashes(shared: Flask, county: County) -> None:
+    client = shared.test_client()
     admin = bearer(county.tokens[OPERATOR])
+    tokens = len(client.get("/api/v1/orgs/coop-a/tokens", headers=admin).json["items"])
     # Issued with an Idempotency-Key, as a careful client would: the response is not kept with its secret.
     response = client.post(
         "/api/v1/orgs/coop-a/tokens",
@@ -102,17 +114,19 @@ def test_token_secrets_and_passwords_are_kept_only_as_hashes(app: Flask, county:
     )
     assert secret not in retry.text  # shown once: a retry says which token it made, not its secret
     assert retry.status_code == 409 and token_id in retry.json["detail"], retry.text
-    assert len(client.get("/api/v1/orgs/coop-a/tokens", headers=admin).json["items"]) == 2  # issued once
-    from_console = console_token(signed_in(app, "op-admin"), "coop-b")
+    assert (
+        len(client.get("/api/v1/orgs/coop-a/tokens", headers=admin).json["items"]) == tokens + 1
+    )  # issued once
+    from_console = console_token(signed_in(shared, "op-admin"), "coop-b")
     password = "a brand new password 9"
     body = {"username": "new-user", "display_name": "新用户", "password": password, "roles": ["recorder"]}
     assert client.post("/api/v1/orgs/coop-a/users", json=body, headers=admin).status_code == 201
     changed = "a changed password 10"
-    member = signed_in(app, "spare-user")
+    member = signed_in(shared, "spare-user")
     form = {"current_password": PASSWORD, "new_password": changed, "repeat_password": changed}
     assert member.post("/console/account/password", form).status_code == 303
 
-    engine = app.extensions["farmtrace.engine"]
+    engine = shared.extensions["farmtrace.engine"]
     stored = database_text(engine)
     for value in (secret, from_console, *county.tokens.values(), password, changed, PASSWORD):
         assert value not in stored
@@ -122,19 +136,19 @@ def test_token_secrets_and_passwords_are_kept_only_as_hashes(app: Flask, county:
     assert client.get("/api/v1/batches", headers=bearer(secret)).status_code == 200
 
 
-def test_secrets_never_reach_the_logs(app: Flask, county: County, log_stream: io.StringIO) -> None:
-    client = app.test_client()
+def test_secrets_never_reach_the_logs(shared: Flask, county: County, log_stream: io.StringIO) -> None:
+    client = shared.test_client()
     secret, _ = issue_token(client, county.tokens[OPERATOR], "coop-a", ["batches:read"])
     assert client.get("/api/v1/batches?limit=1", headers=bearer(secret)).status_code == 200
     unknown = "ft_" + "Q" * 43
     assert client.get("/api/v1/batches", headers=bearer(unknown)).status_code == 401
     wrong_password = "not my password 77"
-    console = Console(app.test_client())
+    console = Console(shared.test_client())
     assert console.login("coop-user", wrong_password).status_code == 401
-    member = signed_in(app, "coop-user")
+    member = signed_in(shared, "coop-user")
     cookie = member.client.get_cookie("ft_session")
     assert cookie is not None
-    from_console = console_token(signed_in(app, "op-admin"), "coop-b")
+    from_console = console_token(signed_in(shared, "op-admin"), "coop-b")
     logged = log_stream.getvalue()
     assert '"logger": "farmtrace.request"' in logged  # the requests were logged...
     for value in (
@@ -150,8 +164,8 @@ def test_secrets_never_reach_the_logs(app: Flask, county: County, log_stream: io
     assert member.token() not in logged  # nor a CSRF token
 
 
-def test_revocation_and_expiry_refuse_a_token_on_its_next_request(app: Flask, county: County) -> None:
-    client = app.test_client()
+def test_revocation_and_expiry_refuse_a_token_on_its_next_request(shared: Flask, county: County) -> None:
+    client = shared.test_client()
     admin = county.tokens[OPERATOR]
     for how in ("api", "console", "expiry"):
         soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
@@ -162,11 +176,11 @@ def test_revocation_and_expiry_refuse_a_token_on_its_next_request(app: Flask, co
             assert client.delete(f"/api/v1/tokens/{token_id}", headers=bearer(admin)).status_code == 200
         elif how == "console":
             assert (
-                signed_in(app, "op-admin").post(f"/console/operator/tokens/{token_id}/revoke").status_code
+                signed_in(shared, "op-admin").post(f"/console/operator/tokens/{token_id}/revoke").status_code
                 == 303
             )
         else:
-            with app.extensions["farmtrace.engine"].begin() as connection:
+            with shared.extensions["farmtrace.engine"].begin() as connection:
                 connection.execute(
                     update(ApiToken)
                     .where(ApiToken.id == token_id)
@@ -179,12 +193,12 @@ def test_revocation_and_expiry_refuse_a_token_on_its_next_request(app: Flask, co
         )
 
 
-def test_a_token_bound_to_a_user_ends_with_the_user(app: Flask, county: County) -> None:
-    client = app.test_client()
+def test_a_token_bound_to_a_user_ends_with_the_user(shared: Flask, county: County) -> None:
+    client = shared.test_client()
     user_id = county.ids["user:spare-user"]
     secret, _ = issue_token(client, county.tokens[OPERATOR], "coop-a", ["batches:read"], user_id=user_id)
     assert client.get("/api/v1/batches", headers=bearer(secret)).status_code == 200
-    operator = signed_in(app, "op-admin")
+    operator = signed_in(shared, "op-admin")
     assert operator.post(f"/console/operator/users/{user_id}/deactivate").status_code == 303
     assert client.get("/api/v1/batches", headers=bearer(secret)).status_code == 401
     assert operator.post(f"/console/operator/users/{user_id}/activate").status_code == 303
@@ -194,8 +208,8 @@ def test_a_token_bound_to_a_user_ends_with_the_user(app: Flask, county: County) 
 # -- console sessions ---------------------------------------------------------------------------
 
 
-def test_every_cookie_the_console_sets_is_http_only_and_same_site(app: Flask) -> None:
-    console = Console(app.test_client())
+def test_every_cookie_the_console_sets_is_http_only_and_same_site(shared: Flask) -> None:
+    console = Console(shared.test_client())
     responses = [console.get("/console/login"), console.login("coop-user")]
     responses += [
         console.get(path) for path in ("/console/", "/console/coop/", "/console/lang/en", "/console/account")
@@ -208,12 +222,12 @@ def test_every_cookie_the_console_sets_is_http_only_and_same_site(app: Flask) ->
         assert "Domain=" not in cookie, cookie  # this host only
 
 
-def test_signing_in_starts_a_new_session_so_a_planted_cookie_stays_anonymous(app: Flask) -> None:
-    attacker = Console(app.test_client())
+def test_signing_in_starts_a_new_session_so_a_planted_cookie_stays_anonymous(shared: Flask) -> None:
+    attacker = Console(shared.test_client())
     attacker.get("/console/login")
     planted = attacker.client.get_cookie("ft_session")
     assert planted is not None
-    victim = Console(app.test_client())
+    victim = Console(shared.test_client())
     victim.client.set_cookie("ft_session", planted.value)  # fixed by the attacker (a shared PC)
     before = victim.token()
     assert victim.login("coop-user").status_code == 303
@@ -225,19 +239,19 @@ def test_signing_in_starts_a_new_session_so_a_planted_cookie_stays_anonymous(app
     assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
 
 
-def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(app: Flask) -> None:
-    member = signed_in(app, "coop-user")
-    other_device = signed_in(app, "coop-user")
+def test_signing_out_ends_the_session_even_for_a_copy_of_its_cookie(shared: Flask) -> None:
+    member = signed_in(shared, "coop-user")
+    other_device = signed_in(shared, "coop-user")
     copied = member.client.get_cookie("ft_session")
     assert copied is not None
     assert member.post("/console/logout").status_code == 303
-    thief = Console(app.test_client())
+    thief = Console(shared.test_client())
     thief.client.set_cookie("ft_session", copied.value)  # taken before the sign-out
     response = thief.get("/console/coop/")
     assert response.status_code == 302 and response.headers["Location"].startswith("/console/login")
     assert thief.client.post("/console/coop/batches/new", data={"csrf_token": "x"}).status_code == 400
     assert other_device.get("/console/coop/").status_code == 200  # only that session ended
-    assert signed_in(app, "coop-user").get("/console/coop/").status_code == 200
+    assert signed_in(shared, "coop-user").get("/console/coop/").status_code == 200
 
 
 def test_a_password_change_ends_every_other_session_and_copies_of_this_ones_old_cookie(app: Flask) -> None:

@@ -55,8 +55,8 @@ def app(database_factory: Any, tmp_path_factory: pytest.TempPathFactory, county:
     app.extensions["farmtrace.engine"].dispose()
 
 
-# For the path parameters of writes (fifteen event routes share {batch}): the main ones.
-WRITE_PAYLOADS = (
+# For path parameters (a lookup by key, and fifteen event routes share {batch}): the main ones.
+PATH_PAYLOADS = (
     "' OR '1'='1",
     "1; DROP TABLE trace_batch; --",
     "%",
@@ -66,10 +66,10 @@ WRITE_PAYLOADS = (
 )
 
 
-def variants(valid: str, method: str = "GET") -> list[str]:
-    """The payloads, and the valid value with an injection appended."""
-    if method != "GET":
-        return list(WRITE_PAYLOADS)
+def variants(valid: str, where: str) -> list[str]:
+    """The payloads for a query or path parameter, and the valid value with an injection appended."""
+    if where == "path":
+        return [*PATH_PAYLOADS, f"{valid}' OR '1'='1"]
     return [*PAYLOADS, f"{valid}' OR '1'='1", f"{valid}%"]
 
 
@@ -119,7 +119,7 @@ def test_every_api_parameter_refuses_injection_or_matches_nothing(app: Flask, co
     before = record_counts(engine)
     problems = []
     for method, path, where, name, valid in parameters:
-        for value in variants(valid, method):
+        for value in variants(valid, where):
             if where == "path":
                 url = api_url(path, {name: value}, county)
                 query: dict[str, str] = {"date": "2026-01-01"} if "/stats/" in path else {}
@@ -248,7 +248,7 @@ def test_every_page_parameter_refuses_injection_without_an_error(app: Flask, cou
     for method, user, rule, where, name, valid in [*parameters, *languages]:
         console = consoles[user] if user else Console(app.test_client())
         args = {**values, **MATRIX[(method, rule)].args}
-        for value in variants(valid, method):
+        for value in variants(valid, where):
             if where == "path":
                 url, query = url_for_rule(rule, {**args, name: quote(value, safe="")}), {}
             else:
