@@ -239,6 +239,8 @@ def test_every_page_parameter_refuses_injection_without_an_error(app: Flask, cou
         ("/console/stats/download", "scope"),
     } <= asked, sorted(asked)
     values = path_values(county, "tok_0000000000000000")
+    visitor = Console(app.test_client())
+    visitor.get("/console/login")  # a session with a CSRF token, for the public forms
     before = record_counts(engine)
     problems = []
     languages = [
@@ -246,18 +248,14 @@ def test_every_page_parameter_refuses_injection_without_an_error(app: Flask, cou
         ("GET", "coop-user", "/console/coop/", "query", "lang", "zh"),
     ]
     for method, user, rule, where, name, valid in [*parameters, *languages]:
-        console = consoles[user] if user else Console(app.test_client())
+        console = consoles[user] if user else visitor
         args = {**values, **MATRIX[(method, rule)].args}
         for value in variants(valid, where):
             if where == "path":
                 url, query = url_for_rule(rule, {**args, name: quote(value, safe="")}), {}
             else:
                 url, query = url_for_rule(rule, args), {name: value}
-            if method == "GET":
-                response = console.get(url, query_string=query)
-            else:
-                console.get("/console/login")  # a session with a CSRF token, for the public forms
-                response = console.post(url, {})
+            response = console.get(url, query_string=query) if method == "GET" else console.post(url, {})
             status = response.status_code
             if status >= 500:
                 problems.append(f"{method} {rule} {where} {name}={value[:40]!r}: {status}")
